@@ -46,6 +46,10 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof ChunkerError) {
     process.stderr.write(`chunker: ${error.code}: ${error.message}\n`);
     process.exitCode = error instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
+  } else if (typeof (error as NodeJS.ErrnoException).syscall === 'string') {
+    // File system failures (ENOENT, EACCES, ...) are the user's to fix, not a crash.
+    process.stderr.write(`chunker: io_error: ${(error as Error).message}\n`);
+    process.exitCode = EXIT_FAILURE;
   } else {
     process.stderr.write(`chunker: internal_error: ${(error as Error).stack ?? String(error)}\n`);
     process.exitCode = EXIT_FAILURE;
