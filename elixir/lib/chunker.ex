@@ -1,0 +1,469 @@
+defmodule Chunker do
+  @moduledoc """
+  Content-defined chunking (FastCDC) and hashing for Nix binary caches, done in a pool of
+  port programs so that no BEAM scheduler ever runs the work.
+
+  ## Chunking
+
+  FastCDC (Xia et al., "FastCDC: a Fast and Efficient Content-Defined Chunking Approach
+  for Data Deduplication", USENIX ATC 2016; and "The Design of Fast Content-Defined
+  Chunking for Data Deduplication Based Storage Systems", IEEE TPDS 2020) slides a gear
+  hash over the bytes and cuts where the hash matches a mask, so cut points depend on the
+  content, not on positions: an insertion early in a file moves only the chunks around it,
+  and the rest deduplicate against the old version. Cut points are bit-compatible with the
+  Rust `fastcdc` crate's `v2020` module.
+
+  **Every chunking option moves cut points** (`:preset`, the sizes, `:normalization`,
+  `:seed`): a store filled with one setting deduplicates poorly against data chunked with
+  another. Keep them fixed for a store. `:hash` only changes the digests.
+
+  ## Options
+
+    * `:preset` - `:default` (16 KiB / 64 KiB / 256 KiB, the default), `:nif`
+      (256 KiB / 1 MiB / 4 MiB, the original Rust NIF's sizes) or `:small`
+      (4 KiB / 16 KiB / 64 KiB);
+    * `:min_size` (64..1 MiB), `:avg_size` (256..4 MiB), `:max_size` (1 KiB..16 MiB) -
+      override the preset's sizes, with min ≤ avg ≤ max; never clamped;
+    * `:normalization` - FastCDC normalization level, 0..3 (default 1);
+    * `:seed` - a 64-bit key mixed into the gear table (default 0, unkeyed);
+    * `:hash` - `:sha256` (default), `:blake3` or `:none`;
+    * `:budget_bytes`, `:budget_ms` - the most work one request does before the port
+      replies and waits for `continue/1` (defaults announced by the port: 16 MiB, 10 ms);
+    * `:timeout` - milliseconds to wait for each reply, or `:infinity` (default 30 000);
+    * `:pool` - the name of the `Chunker.PortPool` to use (default the application's).
+
+  Bad options give `{:error, %Chunker.Error{reason: :invalid_argument}}` naming the option.
+
+  ## Streaming sessions
+
+  A session chunks a stream that arrives in pieces (an upload, a substitution). Any
+  slicing of the input gives exactly the chunks that `chunk/2` gives for the whole input.
+  Each call does a bounded amount of work; when the port stopped early the call returns
+  `{:continue, chunks, session}` and the caller asks for the rest with `continue/1`
+  before feeding more. The session is a value: always use the one a call returns.
+
+      iex> {:ok, session} = Chunker.open(hash: :none)
+      iex> {:ok, [], session} = Chunker.feed(session, "hello ")
+      iex> {:ok, [], session} = Chunker.feed(session, "world")
+      iex> Chunker.finish(session)
+      {:ok, [%Chunker.Chunk{offset: 0, length: 11, hash: nil}]}
+
+  A session lives in one port process; if that process dies, calls on the session return
+  `{:error, %Chunker.Error{reason: :port_exited}}` and the stream must start over.
+
+  ## Configuration
+
+  The pool size is the `:pool_size` application setting (default
+  `System.schedulers_online/0`). The port program is `dist/port/main.js` in the
+  repository root (built by `npm run build:ts`), overridden by `CHUNKER_PORT_SCRIPT` or
+  the `:port_script` setting; node comes from `PATH`, `CHUNKER_NODE` or `:node_path`.
+  `:max_frame_bytes` is passed on to the port program.
+  """
+
+  alias Chunker.{Chunk, ChunkList, Error, Options, Port, PortPool, Request, Session}
+
+  @typedoc "An open streaming session (opaque: use the one each call returns)."
+  @opaque session :: Session.t()
+
+  @type option ::
+          {:preset, :default | :nif | :small}
+          | {:min_size, pos_integer}
+          | {:avg_size, pos_integer}
+          | {:max_size, pos_integer}
+          | {:normalization, 0..3}
+          | {:seed, non_neg_integer}
+          | {:hash, :sha256 | :blake3 | :none}
+          | {:budget_bytes, pos_integer}
+          | {:budget_ms, pos_integer}
+          | {:timeout, timeout}
+          | {:pool, atom}
+
+  @type step ::
+          {:ok, [Chunk.t()], session} | {:continue, [Chunk.t()], session} | {:error, Error.t()}
+
+  @session_keys [
+    :preset,
+    :min_size,
+    :avg_size,
+    :max_size,
+    :normalization,
+    :seed,
+    :hash,
+    :budget_bytes,
+    :budget_ms,
+    :timeout,
+    :pool
+  ]
+  @call_keys [:timeout, :pool]
+
+  # A feed larger than this goes to the port in slices of this size (sub-binaries, no
+  # copies), one per request, so no single frame nears the port's 64 MiB frame limit.
+  @feed_slice_bytes 8 * 1024 * 1024
+
+  # chunk/2 sends inputs up to this size in one frame; larger ones go through a session.
+  @one_shot_max_bytes 32 * 1024 * 1024
+
+  @busy_message "the session has input pending: call continue/1 until it returns " <>
+                  "{:ok, chunks, session} before feeding more"
+
+  @doc """
+  Opens a streaming session on one of the pool's ports. See "Options".
+
+      iex> {:ok, session} = Chunker.open(preset: :small, hash: :blake3)
+      iex> Chunker.close(session)
+      :ok
+  """
+  @spec open([option]) :: {:ok, session} | {:error, Error.t()}
+  def open(opts \\ []) do
+    with {:ok, options} <- Options.validate(opts, @session_keys),
+         {:ok, port} <- PortPool.pick(options.pool),
+         {:ok, reply} <- Port.request(port, Request.open(options), options.timeout),
+         {:ok, id} <- fetch_uint(reply, "session") do
+      {:ok, %Session{port: port, id: id, timeout: options.timeout}}
+    end
+  end
+
+  @doc """
+  Appends `data` to the session's stream and returns the chunks that became final.
+
+  Returns `{:ok, chunks, session}` when all of `data` was scanned, or
+  `{:continue, chunks, session}` when the work budget ran out (or `data` is larger than one
+  request carries): call `continue/1` until it returns `{:ok, ...}` before feeding again.
+  Feeding meanwhile gives `:session_busy`.
+  """
+  @spec feed(session, binary) :: step
+  def feed(%Session{more: false, unsent: <<>>} = session, data) when is_binary(data),
+    do: send_slice(session, data)
+
+  def feed(%Session{}, data) when is_binary(data),
+    do: {:error, Error.new(:session_busy, @busy_message)}
+
+  def feed(%Session{}, data), do: Options.invalid("data", "a binary", data)
+  def feed(session, _data), do: invalid_session(session)
+
+  @doc """
+  Resumes a `feed/2` that returned `{:continue, ...}`. Same results as `feed/2`; on a
+  session with nothing pending it returns `{:ok, [], session}`.
+  """
+  @spec continue(session) :: step
+  def continue(%Session{more: true} = session) do
+    with {:ok, reply} <- session_request(session, &Request.continue/1) do
+      step(session, reply, session.unsent)
+    end
+  end
+
+  def continue(%Session{unsent: <<_, _::binary>> = unsent} = session),
+    do: send_slice(session, unsent)
+
+  def continue(%Session{} = session) do
+    with {:ok, reply} <- session_request(session, &Request.continue/1) do
+      step(session, reply, <<>>)
+    end
+  end
+
+  def continue(session), do: invalid_session(session)
+
+  @doc """
+  Ends the stream and returns all remaining chunks; the session is closed afterwards.
+
+  Any pending work from `feed/2` is completed first. `finish/1` makes as many bounded
+  requests as it needs (the port serves other callers in between) and returns
+  `{:ok, chunks}` once the stream is fully chunked.
+  """
+  @spec finish(session) :: {:ok, [Chunk.t()]} | {:error, Error.t()}
+  def finish(%Session{} = session), do: finish_pending(session, [])
+  def finish(session), do: invalid_session(session)
+
+  @doc """
+  Discards a session and its buffered bytes. Closing a finished or unknown session gives
+  `:unknown_session`.
+  """
+  @spec close(session) :: :ok | {:error, Error.t()}
+  def close(%Session{} = session) do
+    with {:ok, _reply} <- session_request(session, &Request.close/1), do: :ok
+  end
+
+  def close(session), do: invalid_session(session)
+
+  @doc """
+  Chunks one complete binary.
+
+      iex> data = :binary.copy(<<0>>, 10_240)
+      iex> {:ok, chunks} = Chunker.chunk(data, min_size: 64, avg_size: 256, max_size: 1024)
+      iex> {length(chunks), Enum.map(chunks, & &1.length) |> Enum.uniq()}
+      {10, [1024]}
+  """
+  @spec chunk(binary, [option]) :: {:ok, [Chunk.t()]} | {:error, Error.t()}
+  def chunk(data, opts \\ [])
+
+  def chunk(data, opts) when is_binary(data) and byte_size(data) <= @one_shot_max_bytes do
+    with {:ok, options} <- Options.validate(opts, @session_keys),
+         {:ok, port} <- PortPool.pick(options.pool),
+         {:ok, reply} <- Port.request(port, Request.chunk(data, options), options.timeout) do
+      ChunkList.from_wire(reply["chunks"])
+    end
+  end
+
+  def chunk(data, opts) when is_binary(data) do
+    with {:ok, session} <- open(opts) do
+      case feed(session, data) do
+        {:error, error} ->
+          _ = close(session)
+          {:error, error}
+
+        {_status, first, session} ->
+          with {:ok, rest} <- finish(session), do: {:ok, first ++ rest}
+      end
+    end
+  end
+
+  def chunk(data, _opts), do: Options.invalid("data", "a binary", data)
+
+  @doc """
+  Chunks a file that the port program reads itself, so its bytes never cross the port.
+  Relative paths are expanded against the current directory.
+
+  The port reads and chunks in bounded steps and stays responsive meanwhile, but the call
+  returns when the whole file is done: give a large file a large `:timeout`.
+  """
+  @spec chunk_file(Path.t(), [option]) :: {:ok, [Chunk.t()]} | {:error, Error.t()}
+  def chunk_file(path, opts \\ []) do
+    with {:ok, path} <- absolute_path(path),
+         {:ok, options} <- Options.validate(opts, @session_keys),
+         {:ok, port} <- PortPool.pick(options.pool),
+         {:ok, reply} <- Port.request(port, Request.chunk_file(path, options), options.timeout) do
+      ChunkList.from_wire(reply["chunks"])
+    end
+  end
+
+  @doc """
+  The 32-byte digest of `data` with `:sha256` (default) or `:blake3`. Takes `:timeout` and
+  `:pool`.
+
+      iex> {:ok, digest} = Chunker.hash("abc")
+      iex> Base.encode16(digest, case: :lower)
+      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+  """
+  @spec hash(binary, :sha256 | :blake3, [option]) :: {:ok, <<_::256>>} | {:error, Error.t()}
+  def hash(data, algorithm \\ :sha256, opts \\ [])
+
+  def hash(data, algorithm, opts) when is_binary(data) and algorithm in [:sha256, :blake3] do
+    with {:ok, options} <- Options.validate(opts, @call_keys),
+         {:ok, port} <- PortPool.pick(options.pool),
+         {:ok, reply} <- Port.request(port, Request.hash(data, algorithm), options.timeout) do
+      case reply["hash"] do
+        {:bin, <<_::binary-size(32)>> = digest} -> {:ok, digest}
+        other -> {:error, Error.new(:internal, "malformed hash reply: #{inspect(other)}")}
+      end
+    end
+  end
+
+  def hash(data, algorithm, _opts) when is_binary(data),
+    do: Options.invalid("algorithm", "one of :sha256, :blake3", algorithm)
+
+  def hash(data, _algorithm, _opts), do: Options.invalid("data", "a binary", data)
+
+  @doc """
+  Counters of every port in the pool, and their sums. Takes `:timeout` and `:pool`.
+
+  The result has `:sessions` (open sessions), `:requests` (requests served), `:bytes_in`
+  (bytes chunked), `:chunks_out`, `:rss_bytes` summed over the ports, and `:ports`, one map
+  per port with those keys plus `:uptime_ms` and `:max_sessions`.
+
+      iex> {:ok, stats} = Chunker.stats()
+      iex> length(stats.ports) == System.schedulers_online()
+      true
+  """
+  @spec stats([option]) :: {:ok, map} | {:error, Error.t()}
+  def stats(opts \\ []) do
+    with {:ok, options} <- Options.validate(opts, @call_keys),
+         {:ok, per_port} <- collect_stats(PortPool.ports(options.pool), options.timeout) do
+      totals =
+        for key <- [:sessions, :requests, :bytes_in, :chunks_out, :rss_bytes], into: %{} do
+          {key, per_port |> Enum.map(&(Map.get(&1, key) || 0)) |> Enum.sum()}
+        end
+
+      {:ok, Map.put(totals, :ports, per_port)}
+    end
+  end
+
+  @doc """
+  Turns an enumerable of binaries (for example `File.stream!(path, [], 1_048_576)`) into a
+  lazy stream of `Chunker.Chunk` structs, through one session.
+
+  Memory stays bounded: each piece is chunked before the next is read, and the session
+  holds less than `max_size` bytes between pieces. Options are checked at once (raising
+  `Chunker.Error`); errors while streaming raise `Chunker.Error` too. A stream stopped
+  early closes its session.
+
+      iex> ["hello ", "wor", "ld"] |> Chunker.stream(hash: :none) |> Enum.to_list()
+      [%Chunker.Chunk{offset: 0, length: 11, hash: nil}]
+  """
+  @spec stream(Enumerable.t(), [option]) :: Enumerable.t()
+  def stream(enumerable, opts \\ []) do
+    case Options.validate(opts, @session_keys) do
+      {:ok, _options} -> :ok
+      {:error, error} -> raise error
+    end
+
+    Stream.transform(
+      enumerable,
+      fn -> open!(opts) end,
+      fn data, session -> feed_completely!(session, data) end,
+      fn session -> {finish!(session), :finished} end,
+      fn
+        :finished -> :ok
+        session -> close(session)
+      end
+    )
+  end
+
+  @doc "Like `open/1`, but raises `Chunker.Error`."
+  @spec open!([option]) :: session
+  def open!(opts \\ []), do: unwrap!(open(opts))
+
+  @doc "Like `feed/2`, but raises `Chunker.Error`; returns `{:ok | :continue, chunks, session}`."
+  @spec feed!(session, binary) :: {:ok | :continue, [Chunk.t()], session}
+  def feed!(session, data), do: raise_error(feed(session, data))
+
+  @doc "Like `continue/1`, but raises `Chunker.Error`; returns `{:ok | :continue, chunks, session}`."
+  @spec continue!(session) :: {:ok | :continue, [Chunk.t()], session}
+  def continue!(session), do: raise_error(continue(session))
+
+  @doc "Like `finish/1`, but raises `Chunker.Error`."
+  @spec finish!(session) :: [Chunk.t()]
+  def finish!(session), do: unwrap!(finish(session))
+
+  @doc "Like `close/1`, but raises `Chunker.Error`."
+  @spec close!(session) :: :ok
+  def close!(session), do: raise_error(close(session))
+
+  @doc "Like `chunk/2`, but raises `Chunker.Error`."
+  @spec chunk!(binary, [option]) :: [Chunk.t()]
+  def chunk!(data, opts \\ []), do: unwrap!(chunk(data, opts))
+
+  @doc "Like `chunk_file/2`, but raises `Chunker.Error`."
+  @spec chunk_file!(Path.t(), [option]) :: [Chunk.t()]
+  def chunk_file!(path, opts \\ []), do: unwrap!(chunk_file(path, opts))
+
+  @doc "Like `hash/3`, but raises `Chunker.Error`."
+  @spec hash!(binary, :sha256 | :blake3, [option]) :: <<_::256>>
+  def hash!(data, algorithm \\ :sha256, opts \\ []), do: unwrap!(hash(data, algorithm, opts))
+
+  # --- sessions -----------------------------------------------------------------------
+
+  defp send_slice(session, data) do
+    {slice, rest} = split_slice(data)
+
+    with {:ok, reply} <- session_request(session, &Request.feed(&1, slice)) do
+      step(session, reply, rest)
+    end
+  end
+
+  defp split_slice(data) when byte_size(data) <= @feed_slice_bytes, do: {data, <<>>}
+
+  defp split_slice(data) do
+    <<slice::binary-size(@feed_slice_bytes), rest::binary>> = data
+    {slice, rest}
+  end
+
+  defp step(session, reply, unsent) do
+    with {:ok, chunks} <- ChunkList.from_wire(reply["chunks"]) do
+      more = reply["more"] == true
+      session = %{session | more: more, unsent: unsent}
+      status = if more or unsent != <<>>, do: :continue, else: :ok
+      {status, chunks, session}
+    end
+  end
+
+  defp finish_pending(%Session{more: false, unsent: <<>>} = session, acc),
+    do: finish_stream(session, &Request.finish/1, acc)
+
+  defp finish_pending(session, acc) do
+    case continue(session) do
+      {:error, error} -> {:error, error}
+      {_status, chunks, session} -> finish_pending(session, [chunks | acc])
+    end
+  end
+
+  # After a `finish` that replied `more: true`, the spec allows `continue` or `finish`.
+  defp finish_stream(session, request, acc) do
+    with {:ok, reply} <- session_request(session, request),
+         {:ok, chunks} <- ChunkList.from_wire(reply["chunks"]) do
+      acc = [chunks | acc]
+
+      if reply["more"] == true,
+        do: finish_stream(session, &Request.continue/1, acc),
+        else: {:ok, acc |> Enum.reverse() |> Enum.concat()}
+    end
+  end
+
+  defp session_request(%Session{port: port, id: id, timeout: timeout}, build_request),
+    do: Port.request(port, build_request.(id), timeout)
+
+  defp feed_completely!(session, data) do
+    {status, chunks, session} = feed!(session, data)
+    continue_completely!(status, [chunks], session)
+  end
+
+  defp continue_completely!(:ok, acc, session),
+    do: {acc |> Enum.reverse() |> Enum.concat(), session}
+
+  defp continue_completely!(:continue, acc, session) do
+    {status, chunks, session} = continue!(session)
+    continue_completely!(status, [chunks | acc], session)
+  end
+
+  # --- helpers ------------------------------------------------------------------------
+
+  defp fetch_uint(reply, key) do
+    case reply[key] do
+      value when is_integer(value) and value >= 0 -> {:ok, value}
+      other -> {:error, Error.new(:internal, "malformed reply: #{key} is #{inspect(other)}")}
+    end
+  end
+
+  defp absolute_path(path) when is_binary(path) or is_list(path) do
+    {:ok, path |> IO.chardata_to_string() |> Path.expand()}
+  rescue
+    ArgumentError -> Options.invalid("path", "a path (string or charlist)", path)
+  end
+
+  defp absolute_path(path), do: Options.invalid("path", "a path (string or charlist)", path)
+
+  @stats_keys %{
+    "sessions" => :sessions,
+    "requests" => :requests,
+    "bytes_in" => :bytes_in,
+    "chunks_out" => :chunks_out,
+    "uptime_ms" => :uptime_ms,
+    "rss_bytes" => :rss_bytes,
+    "max_sessions" => :max_sessions
+  }
+
+  defp collect_stats(ports, timeout) do
+    Enum.reduce_while(ports, {:ok, []}, fn port, {:ok, acc} ->
+      case Port.request(port, Request.stats(), timeout) do
+        {:ok, reply} ->
+          stats = for {wire, key} <- @stats_keys, into: %{}, do: {key, reply[wire]}
+          {:cont, {:ok, [stats | acc]}}
+
+        {:error, error} ->
+          {:halt, {:error, error}}
+      end
+    end)
+    |> case do
+      {:ok, per_port} -> {:ok, Enum.reverse(per_port)}
+      error -> error
+    end
+  end
+
+  defp invalid_session(session),
+    do: Options.invalid("session", "a session from Chunker.open/1", session)
+
+  defp unwrap!({:ok, value}), do: value
+  defp unwrap!({:error, %Error{} = error}), do: raise(error)
+
+  defp raise_error({:error, %Error{} = error}), do: raise(error)
+  defp raise_error(result), do: result
+end

@@ -1,0 +1,334 @@
+defmodule Chunker.Port do
+  @moduledoc false
+  # A GenServer that owns one port program (an OS process speaking protocol/spec.md over its
+  # stdin/stdout). Many callers share it: each request gets an id, replies are matched by
+  # id, and a reply that comes after its caller timed out is dropped.
+  #
+  # When the OS process exits, every waiting caller gets a :port_exited error with the exit
+  # status, and the server stops so its supervisor starts a fresh one. Its sessions die with
+  # it. When the server goes away the port closes, the program sees end-of-file on stdin and
+  # exits (Elixir's Port docs, "Zombie OS processes").
+  #
+  # If the program cannot be started (node or the script is missing), or exits before it
+  # answers `hello` (say its native addon is not built), the server stays up without a
+  # program and starts one again on the next request. Callers get a clear error
+  # (:port_unavailable, or :port_exited for those already waiting) instead of a restart
+  # loop that would take the whole pool down.
+
+  use GenServer
+  require Logger
+
+  alias Chunker.{Error, MessagePack, PortConfig, Request}
+
+  @hello_timeout_ms 10_000
+
+  # How much longer a caller waits than the request's own timeout. The server normally
+  # answers a timeout itself; the margin only matters if the server is stuck.
+  @call_margin_ms 1_000
+
+  defstruct [
+    :config,
+    :port,
+    :os_pid,
+    :max_frame_bytes,
+    :program_version,
+    # The program has answered hello: from then on its death stops this server.
+    serving: false,
+    next_id: 1,
+    # id => {from | :hello, timer_ref | nil}
+    pending: %{},
+    late_replies: 0
+  ]
+
+  @spec start_link(keyword) :: GenServer.on_start()
+  def start_link(opts), do: GenServer.start_link(__MODULE__, opts, Keyword.take(opts, [:name]))
+
+  @doc """
+  Sends one request and waits for its reply. Returns the reply map on success, or the
+  error it carried, or :timeout / :port_exited / :port_unavailable / :frame_too_large.
+  """
+  @spec request(GenServer.server(), Request.t(), timeout) :: {:ok, map} | {:error, Error.t()}
+  def request(server, {op, args} = _request, timeout) when is_binary(op) and is_map(args) do
+    GenServer.call(server, {:request, op, args, timeout}, call_timeout(timeout))
+  catch
+    :exit, {:timeout, {GenServer, :call, _}} ->
+      {:error, timeout_error(timeout)}
+
+    :exit, {{:shutdown, {:port_exited, how}}, _} ->
+      {:error, Error.new(:port_exited, "the chunker port #{how}")}
+
+    :exit, {reason, _} ->
+      {:error, Error.new(:port_exited, "the chunker port is not running (#{inspect(reason)})")}
+  end
+
+  @doc "The OS pid of the port program (nil while it is unavailable), pending and dropped replies."
+  @spec info(GenServer.server()) :: map
+  def info(server), do: GenServer.call(server, :info)
+
+  defp call_timeout(:infinity), do: :infinity
+  defp call_timeout(timeout), do: timeout + @call_margin_ms
+
+  # --- server -----------------------------------------------------------------------
+
+  @impl true
+  def init(opts) do
+    # The port is linked to this server; a failed write (EPIPE after the program died)
+    # arrives as an exit signal, and must fail the waiting callers like an exit does.
+    Process.flag(:trap_exit, true)
+
+    if registry = opts[:registry],
+      do: {:ok, _} = Registry.register(registry, :ports, opts[:index])
+
+    config = PortConfig.resolve(opts)
+    state = %__MODULE__{config: config, max_frame_bytes: config.max_frame_bytes}
+
+    case start_program(state) do
+      {:ok, state} ->
+        {:ok, state, {:continue, :hello}}
+
+      {:error, message} ->
+        Logger.warning("Chunker port unavailable: #{message}")
+        {:ok, state}
+    end
+  end
+
+  @impl true
+  def handle_continue(:hello, state), do: {:noreply, send_hello(state)}
+
+  @impl true
+  def handle_call({:request, op, args, timeout}, from, state) do
+    with {:ok, state} <- ensure_program(state),
+         {:ok, state} <- send_checked(state, from, {op, args}, timeout) do
+      {:noreply, state}
+    else
+      {:error, %Error{} = error, state} -> {:reply, {:error, error}, state}
+    end
+  end
+
+  def handle_call(:info, _from, state) do
+    info = %{
+      os_pid: state.os_pid,
+      serving: state.serving,
+      pending: map_size(state.pending),
+      late_replies: state.late_replies,
+      max_frame_bytes: state.max_frame_bytes,
+      program_version: state.program_version
+    }
+
+    {:reply, info, state}
+  end
+
+  @impl true
+  def handle_info({port, {:data, frame}}, %__MODULE__{port: port} = state) do
+    case MessagePack.decode(frame) do
+      {:ok, %{"id" => id} = reply} ->
+        {:noreply, complete(state, id, reply_result(reply))}
+
+      {:ok, %{"event" => "error", "error" => error}} ->
+        Logger.warning("Chunker port reported: #{Exception.message(Error.from_wire(error))}")
+        {:noreply, state}
+
+      # Progress and any event a later protocol version adds are not needed here.
+      {:ok, %{"event" => _}} ->
+        {:noreply, state}
+
+      {:ok, other} ->
+        Logger.warning("Chunker port sent an unexpected message: #{inspect(other, limit: 10)}")
+        {:noreply, state}
+
+      {:error, reason} ->
+        Logger.error("Chunker port sent an undecodable frame: #{inspect(reason)}")
+        {:noreply, state}
+    end
+  end
+
+  def handle_info({port, {:exit_status, status}}, %__MODULE__{port: port} = state),
+    do: program_gone(state, "exited with exit status #{status}", status == 0)
+
+  def handle_info({:EXIT, port, reason}, %__MODULE__{port: port} = state),
+    do: program_gone(state, "closed its pipes (#{inspect(reason)}): it is gone", false)
+
+  def handle_info({:request_timeout, id, timeout}, state) do
+    case Map.pop(state.pending, id) do
+      {nil, _pending} ->
+        {:noreply, state}
+
+      {{:hello, _timer}, pending} ->
+        Logger.warning(
+          "Chunker port (os pid #{state.os_pid}) did not answer hello in #{timeout} ms"
+        )
+
+        {:noreply, %{state | pending: pending}}
+
+      {{from, _timer}, pending} ->
+        deliver(from, {:error, timeout_error(timeout)}, nil)
+        {:noreply, %{state | pending: pending}}
+    end
+  end
+
+  # Leftovers of a program that is already gone (its :EXIT after :exit_status, or anything
+  # from a program replaced after it failed at startup) change nothing.
+  def handle_info(message, state) do
+    Logger.debug("Chunker.Port ignored #{inspect(message, limit: 5)}")
+    {:noreply, state}
+  end
+
+  # --- helpers ----------------------------------------------------------------------
+
+  # Every waiting caller learns that the program died; then this server stops so its
+  # supervisor starts a fresh one (sessions cannot be recovered).
+  defp program_gone(%__MODULE__{serving: true} = state, how, quiet?) do
+    how = "(os pid #{state.os_pid}) #{how}"
+    unless quiet?, do: Logger.warning("Chunker port #{how}")
+    fail_pending(state, Error.new(:port_exited, "the chunker port #{how}"))
+    {:stop, {:shutdown, {:port_exited, how}}, %{state | pending: %{}, port: nil}}
+  end
+
+  defp program_gone(state, how, _quiet?) do
+    how = "(os pid #{state.os_pid}) #{how} before it answered hello; its stderr says why"
+    Logger.warning("Chunker port #{how}. It is started again on the next request.")
+    fail_pending(state, Error.new(:port_exited, "the chunker port #{how}"))
+    {:noreply, %{state | pending: %{}, port: nil, os_pid: nil}}
+  end
+
+  defp fail_pending(state, error) do
+    for {_id, {from, timer}} <- state.pending, do: deliver(from, {:error, error}, timer)
+  end
+
+  defp start_program(%__MODULE__{config: config} = state) do
+    with :ok <- PortConfig.check(config) do
+      port =
+        Port.open({:spawn_executable, config.node}, [
+          :binary,
+          {:packet, 4},
+          :exit_status,
+          args: config.args
+        ])
+
+      {:os_pid, os_pid} = Port.info(port, :os_pid)
+      {:ok, %{state | port: port, os_pid: os_pid}}
+    end
+  end
+
+  defp ensure_program(%__MODULE__{port: nil} = state) do
+    case start_program(state) do
+      {:ok, state} -> {:ok, send_hello(state)}
+      {:error, message} -> {:error, Error.new(:port_unavailable, message), state}
+    end
+  end
+
+  defp ensure_program(state), do: {:ok, state}
+
+  defp send_checked(state, from, request, timeout) do
+    id = state.next_id
+
+    with {:ok, frame} <- encode_request(id, request),
+         :ok <- check_frame_size(frame, state.max_frame_bytes) do
+      {:ok, transmit(state, from, id, frame, timeout)}
+    else
+      {:error, error} -> {:error, error, %{state | next_id: id + 1}}
+    end
+  end
+
+  # The reply tells the program's version and frame limit, and a program speaking another
+  # protocol version says so in the log at once rather than on the first real request.
+  defp send_hello(state) do
+    {:ok, frame} = encode_request(state.next_id, Request.hello())
+    transmit(state, :hello, state.next_id, frame, @hello_timeout_ms)
+  end
+
+  @doc false
+  # The payload of a request frame ({:packet, 4} adds the length prefix).
+  @spec encode_request(pos_integer, Request.t()) :: {:ok, iodata} | {:error, Error.t()}
+  def encode_request(id, {op, args}) do
+    case MessagePack.encode(Map.merge(args, %{"id" => id, "op" => op})) do
+      {:ok, frame} ->
+        {:ok, frame}
+
+      {:error, reason} ->
+        {:error,
+         Error.new(:invalid_argument, "cannot encode the request: #{inspect(reason, limit: 8)}")}
+    end
+  end
+
+  # The port program would answer an oversized frame with an error event that names no
+  # request, leaving its caller to time out; refusing it here answers at once.
+  defp check_frame_size(frame, max_frame_bytes) do
+    size = IO.iodata_length(frame)
+
+    if size <= max_frame_bytes do
+      :ok
+    else
+      message = "the request is #{size} bytes, more than max_frame_bytes (#{max_frame_bytes})"
+      {:error, Error.new(:frame_too_large, message)}
+    end
+  end
+
+  defp transmit(state, from, id, frame, timeout) do
+    # If the program has just died the command fails, but :exit_status or :EXIT is on its
+    # way and answers this caller along with the others.
+    try do
+      Port.command(state.port, frame)
+    rescue
+      ArgumentError -> :ok
+    end
+
+    timer =
+      if timeout == :infinity,
+        do: nil,
+        else: Process.send_after(self(), {:request_timeout, id, timeout}, timeout)
+
+    %{state | next_id: id + 1, pending: Map.put(state.pending, id, {from, timer})}
+  end
+
+  defp complete(state, id, result) do
+    case Map.pop(state.pending, id) do
+      {nil, _pending} ->
+        # Its caller already got :timeout.
+        %{state | late_replies: state.late_replies + 1}
+
+      {{:hello, timer}, pending} ->
+        cancel(timer)
+        hello_done(%{state | pending: pending}, result)
+
+      {{from, timer}, pending} ->
+        deliver(from, result, timer)
+        %{state | pending: pending}
+    end
+  end
+
+  defp hello_done(state, {:ok, reply}) do
+    %{
+      state
+      | serving: true,
+        program_version: reply["version"],
+        max_frame_bytes: Map.get(reply, "max_frame_bytes", state.max_frame_bytes)
+    }
+  end
+
+  defp hello_done(state, {:error, error}) do
+    Logger.error("Chunker port refused hello: #{Exception.message(error)}")
+    %{state | serving: true}
+  end
+
+  defp reply_result(%{"ok" => true} = reply), do: {:ok, reply}
+  defp reply_result(%{"ok" => false, "error" => error}), do: {:error, Error.from_wire(error)}
+
+  defp reply_result(reply) do
+    message = "malformed reply from the port: #{inspect(reply, limit: 10)}"
+    {:error, Error.new(:internal, message)}
+  end
+
+  defp deliver(:hello, _result, timer), do: cancel(timer)
+
+  defp deliver(from, result, timer) do
+    cancel(timer)
+    GenServer.reply(from, result)
+  end
+
+  defp cancel(nil), do: :ok
+  defp cancel(timer), do: Process.cancel_timer(timer, async: true, info: false)
+
+  defp timeout_error(timeout),
+    do: Error.new(:timeout, "no reply from the chunker port within #{timeout} ms")
+end

@@ -1,0 +1,78 @@
+defmodule Chunker.PortConfig do
+  @moduledoc false
+  # Where the port program lives and how it is started. For each setting the first that is
+  # set wins: an option given to the pool or port, the environment variable, the
+  # application environment, the default.
+
+  # The Mix project sits in `elixir/` at the repository root; `npm run build:ts` writes the
+  # port program to `<repo>/dist/port/main.js`.
+  @repository_root Path.expand("../../..", __DIR__)
+  @default_script Path.join(@repository_root, "dist/port/main.js")
+
+  # The port program's own default (protocol/spec.md, section 1).
+  @default_max_frame_bytes 67_108_864
+
+  @enforce_keys [:node, :script, :max_frame_bytes, :args]
+  defstruct [:node, :script, :max_frame_bytes, :args]
+
+  @type t :: %__MODULE__{
+          node: String.t() | nil,
+          script: String.t(),
+          max_frame_bytes: pos_integer,
+          args: [String.t()]
+        }
+
+  @spec resolve(keyword) :: t
+  def resolve(opts) do
+    script =
+      first_set([
+        opts[:port_script],
+        System.get_env("CHUNKER_PORT_SCRIPT"),
+        Application.get_env(:chunker, :port_script),
+        @default_script
+      ])
+
+    node =
+      first_set([
+        opts[:node_path],
+        System.get_env("CHUNKER_NODE"),
+        Application.get_env(:chunker, :node_path),
+        System.find_executable("node")
+      ])
+
+    frame_limit =
+      first_set([opts[:max_frame_bytes], Application.get_env(:chunker, :max_frame_bytes)])
+
+    frame_args =
+      if frame_limit, do: ["--max-frame-bytes", Integer.to_string(frame_limit)], else: []
+
+    %__MODULE__{
+      node: node,
+      script: Path.expand(script),
+      max_frame_bytes: frame_limit || @default_max_frame_bytes,
+      args: [Path.expand(script) | frame_args]
+    }
+  end
+
+  @doc "Says why the port program cannot be started, if it cannot."
+  @spec check(t) :: :ok | {:error, String.t()}
+  def check(%__MODULE__{node: nil}),
+    do: {:error, "node was not found on PATH; install Node.js 20 or set CHUNKER_NODE"}
+
+  def check(%__MODULE__{node: node, script: script}) do
+    cond do
+      not File.regular?(node) ->
+        {:error, "node executable #{node} does not exist (set CHUNKER_NODE)"}
+
+      not File.regular?(script) ->
+        {:error,
+         "the port program #{script} does not exist: run `npm run build:ts` in the " <>
+           "repository root, or set CHUNKER_PORT_SCRIPT"}
+
+      true ->
+        :ok
+    end
+  end
+
+  defp first_set(candidates), do: Enum.find(candidates, &(&1 not in [nil, ""]))
+end

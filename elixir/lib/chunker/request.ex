@@ -1,0 +1,55 @@
+defmodule Chunker.Request do
+  @moduledoc false
+  # The requests of protocol/spec.md, section 4, as {op, args}; Chunker.Port adds the id.
+  # Arguments that equal the port's defaults are left out, so the frames are the ones in
+  # protocol/vectors/requests.json.
+
+  alias Chunker.Options
+
+  @protocol_version 1
+
+  @type t :: {String.t(), %{optional(String.t()) => term}}
+
+  @spec hello() :: t
+  def hello do
+    version = Application.spec(:chunker, :vsn) || ~c"0"
+    {"hello", %{"protocol" => @protocol_version, "client" => "chunker-elixir #{version}"}}
+  end
+
+  @spec open(Options.t()) :: t
+  def open(%Options{} = options),
+    do: {"open", %{} |> with_options(options) |> with_budget(options)}
+
+  @spec feed(non_neg_integer, binary) :: t
+  def feed(session, data), do: {"feed", %{"session" => session, "data" => {:bin, data}}}
+
+  @spec continue(non_neg_integer) :: t
+  def continue(session), do: {"continue", %{"session" => session}}
+
+  @spec finish(non_neg_integer) :: t
+  def finish(session), do: {"finish", %{"session" => session}}
+
+  @spec close(non_neg_integer) :: t
+  def close(session), do: {"close", %{"session" => session}}
+
+  @spec chunk(binary, Options.t()) :: t
+  def chunk(data, %Options{} = options),
+    do: {"chunk", with_options(%{"data" => {:bin, data}}, options)}
+
+  @spec chunk_file(String.t(), Options.t()) :: t
+  def chunk_file(path, %Options{} = options),
+    do: {"chunk_file", %{"path" => path} |> with_options(options) |> with_budget(options)}
+
+  @spec hash(binary, :sha256 | :blake3) :: t
+  def hash(data, :sha256), do: {"hash", %{"data" => {:bin, data}}}
+  def hash(data, :blake3), do: {"hash", %{"data" => {:bin, data}, "algorithm" => "blake3"}}
+
+  @spec stats() :: t
+  def stats, do: {"stats", %{}}
+
+  defp with_options(args, %Options{chunking: chunking}) when chunking == %{}, do: args
+  defp with_options(args, %Options{chunking: chunking}), do: Map.put(args, "options", chunking)
+
+  defp with_budget(args, %Options{budget: nil}), do: args
+  defp with_budget(args, %Options{budget: budget}), do: Map.put(args, "budget", budget)
+end
