@@ -152,7 +152,8 @@ function step(state: SessionState, budget: number): StepResult {
     } else if (left > 0 && atEnd) {
       more = true;
     } else if (left > 0) {
-      tail = input.slice(inputPos); // copy: do not pin the caller's (possibly large) buffer
+      // A copy (Buffer#slice would be a view): do not pin or alias the caller's buffer.
+      tail = new Uint8Array(input.subarray(inputPos));
       inputPos = input.length;
     }
   }
@@ -188,7 +189,7 @@ export function feed(state: SessionState, bytes: Uint8Array, budget = DEFAULT_BY
   }
   if (state.ending) throw new ChunkerError('session_finishing', 'The session is finishing; no more input is accepted');
   if (state.input !== null) {
-    throw new ChunkerError('session_busy', 'The previous feed has not been fully processed; call resume first');
+    throw new ChunkerError('session_busy', 'The previous feed has not been fully processed; call resume first', false);
   }
   if (bytes.length === 0) return { state, chunks: [], more: false };
   return step({ ...state, input: bytes, inputPos: 0 }, checkBudget(budget));

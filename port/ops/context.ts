@@ -1,0 +1,32 @@
+/**
+ * What every operation handler receives: the port's sessions, counters and limits. One
+ * context per port process; handlers keep no other state.
+ */
+import type { Budget, Message, Request } from '../protocol.js';
+import { SessionRegistry, newCounters, type Clock, type PortCounters } from '../session.js';
+
+export interface PortLimits {
+  /** Largest frame payload accepted (spec §1). */
+  maxFrameBytes: number;
+  /** Largest number of open sessions (spec §5, session_limit). */
+  maxSessions: number;
+}
+
+export interface PortContext {
+  readonly registry: SessionRegistry;
+  readonly counters: PortCounters;
+  readonly limits: PortLimits;
+  readonly defaultBudget: Budget;
+  readonly now: Clock;
+  /** `now()` when the port started, for `uptime_ms`. */
+  readonly startedMs: number;
+}
+
+/** A handler returns the reply's result keys (the dispatcher adds `id` and `ok`). */
+export type OpHandler = (request: Request, context: PortContext) => Message | Promise<Message>;
+
+export function createPortContext(limits: PortLimits, defaultBudget: Budget, now: Clock = () => performance.now()): PortContext {
+  const counters = newCounters();
+  const registry = new SessionRegistry({ maxSessions: limits.maxSessions, defaultBudget, counters, now });
+  return { registry, counters, limits, defaultBudget, now, startedMs: now() };
+}

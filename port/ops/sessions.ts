@@ -1,0 +1,49 @@
+/** `open`, `feed`, `continue`, `finish`, `close` (spec §4): arguments in, registry, reply out. */
+import {
+  encodeChunkList,
+  readBin,
+  readBudget,
+  readChunkingOptions,
+  readUint,
+  type Budget,
+  type Message,
+  type Request,
+} from '../protocol.js';
+import type { SessionStep } from '../session.js';
+import type { PortContext } from './context.js';
+
+/** The request's budget; what it leaves out comes from the budget the session was opened with. */
+function sessionBudget(request: Request, context: PortContext, session: number): Budget {
+  return readBudget(request.args, context.registry.budgetOf(session));
+}
+
+function stepReply(step: SessionStep): Message {
+  return { chunks: encodeChunkList(step.chunks, step.offset, step.hashing), more: step.more };
+}
+
+export function openOp(request: Request, context: PortContext): Message {
+  const options = readChunkingOptions(request.args);
+  const budget = readBudget(request.args, context.defaultBudget);
+  return { session: context.registry.open(options, budget) };
+}
+
+export function feedOp(request: Request, context: PortContext): Message {
+  const session = readUint(request.args, 'session');
+  const data = readBin(request.args, 'data');
+  return stepReply(context.registry.feed(session, data, sessionBudget(request, context, session)));
+}
+
+export function continueOp(request: Request, context: PortContext): Message {
+  const session = readUint(request.args, 'session');
+  return stepReply(context.registry.continue(session, sessionBudget(request, context, session)));
+}
+
+export function finishOp(request: Request, context: PortContext): Message {
+  const session = readUint(request.args, 'session');
+  return stepReply(context.registry.finish(session, sessionBudget(request, context, session)));
+}
+
+export function closeOp(request: Request, context: PortContext): Message {
+  context.registry.close(readUint(request.args, 'session'));
+  return { closed: true };
+}
