@@ -1,0 +1,360 @@
+/**
+ * `npm run bench`: throughput, per-chunk overhead, peers and dedup on the real NAR corpus
+ * (bench/corpus.ts). Writes bench/results/latest.json and prints a short table.
+ *
+ *   node --expose-gc dist/bench/run.js [--quick] [--only scan,hash,chunkhash,overhead,peers,dedup] [--passes N]
+ *
+ * --quick uses about 200 MB of the corpus (whole NARs, smallest first) and one pass.
+ */
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { native } from '../port/native.js';
+import type { SizePreset } from '../port/engine/chunking-options.js';
+import { ensureCorpus, selectTrees, type CorpusTree } from './corpus.js';
+import { allocatePieceBuffer, warmPageCache } from './corpus-reader.js';
+import { measureDedup, type PresetDedup } from './dedup.js';
+import { timeFromFile, type FromFileFigure } from './from-file.js';
+import { buildSample, measureOverhead, type OverheadFigures } from './overhead.js';
+import { PEERS, timePeer, type PeerFigure } from './peers.js';
+import { Progress } from './progress.js';
+import { packageRoot, ratio, renderTable, writeJson, type Row } from './report.js';
+import { measureThroughput, throughputVariants, type ThroughputFigure, type ThroughputGroup } from './throughput.js';
+import { busyShare } from './machine.js';
+import { garbageCollectionExposed, nowSeconds } from './timing.js';
+import { formatBytes, formatRate, MIB } from './units.js';
+
+const SECTIONS = ['scan', 'hash', 'chunkhash', 'overhead', 'peers', 'dedup'] as const;
+type Section = (typeof SECTIONS)[number];
+const QUICK_BYTES = 200e6;
+const PEER_REPS = 3;
+/**
+ * Pieces for the from-file runs: small enough that a piece read from the page cache is
+ * still in the CPU cache when it is chunked and hashed (64 MiB pieces measured ~30% slower
+ * end to end here), as a peer's own small reads are.
+ */
+const FROM_FILE_PIECE_BYTES = 4 * MIB;
+const DEDUP_PRESETS: readonly SizePreset[] = ['default', 'nif', 'small'];
+
+const TARGET_SCAN_MBPS = 1500;
+const TARGET_CHUNK_SHA256_VS_OPENSSL = 0.85;
+const TARGET_PER_CHUNK_MICROS = 1;
+/** Warn when other work takes more than this share of all CPUs (a third of a core on two). */
+const BUSY_WARNING_SHARE = 0.15;
+
+interface Args {
+  quick: boolean;
+  only: Set<Section>;
+  passes: number;
+}
+
+/** A bad command line: reported as its message alone, without a stack. */
+class UsageError extends Error {}
+
+const USAGE = `usage: node --expose-gc dist/bench/run.js [--quick] [--only ${SECTIONS.join(',')}] [--passes N]`;
+
+function parseArgs(argv: readonly string[]): Args {
+  const args: Args = { quick: false, only: new Set(SECTIONS), passes: 0 };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string => {
+      const next = inline ?? argv[++i];
+      if (next === undefined) throw new UsageError(`${flag} needs a value\n${USAGE}`);
+      return next;
+    };
+    if (flag === '--quick') args.quick = true;
+    else if (flag === '--only') {
+      const names = value().split(',').map((name) => name.trim()).filter((name) => name !== '');
+      const unknown = names.filter((name) => !(SECTIONS as readonly string[]).includes(name));
+      if (unknown.length > 0) throw new UsageError(`unknown section(s) ${unknown.join(', ')}; known: ${SECTIONS.join(', ')}`);
+      args.only = new Set(names as Section[]);
+    } else if (flag === '--passes') {
+      args.passes = Number(value());
+      if (!Number.isInteger(args.passes) || args.passes < 1) throw new UsageError(`--passes must be a positive integer\n${USAGE}`);
+    } else if (flag === '--help' || flag === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
+  }
+  if (args.passes === 0) args.passes = args.quick ? 1 : 3;
+  return args;
+}
+
+function step(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+/** The faster of two measurements of the same thing, carrying the times of both. */
+function keepFaster<T extends { runs: number[]; seconds: number; error?: string | null }>(best: T, next: T): T {
+  if (best.error != null) return best;
+  if (next.error != null) return { ...next, runs: [...best.runs, ...next.runs] };
+  const faster = next.seconds < best.seconds ? next : best;
+  return { ...faster, runs: [...best.runs, ...next.runs] };
+}
+
+function figure(figures: readonly ThroughputFigure[], name: string): ThroughputFigure | undefined {
+  return figures.find((entry) => entry.name === name);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const startedAt = nowSeconds();
+  if (!garbageCollectionExposed()) step('note: run with node --expose-gc (npm run bench does) for steadier numbers');
+  const busyAtStart = await busyShare();
+  if (busyAtStart !== null && busyAtStart > BUSY_WARNING_SHARE) {
+    step(`note: the CPUs are ${(busyAtStart * 100).toFixed(0)}% busy with other work; figures will be low (chunk+hash most)`);
+  }
+
+  const { dir, manifest } = await ensureCorpus();
+  const trees: CorpusTree[] = args.quick ? selectTrees(manifest, QUICK_BYTES) : manifest.trees;
+  const v1Files = trees.map((tree) => join(dir, tree.v1.file));
+  const v1Bytes = trees.reduce((sum, tree) => sum + tree.v1.bytes, 0);
+  const v2Bytes = trees.reduce((sum, tree) => sum + tree.v2.bytes, 0);
+  step(`corpus ${dir}: ${trees.length} NARs, ${formatBytes(v1Bytes)} v1${args.quick ? ' (--quick subset)' : ''}`);
+  const buffer = allocatePieceBuffer();
+
+  step('warming the page cache');
+  warmPageCache(args.only.has('dedup') ? [...v1Files, ...trees.map((tree) => join(dir, tree.v2.file))] : v1Files, buffer);
+
+  // Throughput: one interleaved pass structure for scan, hash and chunk+hash.
+  const groups = new Set<ThroughputGroup>((['scan', 'hash', 'chunkhash'] as const).filter((group) => args.only.has(group)));
+  let throughput: ThroughputFigure[] = [];
+  if (groups.size > 0) {
+    const variants = throughputVariants(groups);
+    const progress = new Progress(`throughput (${variants.length} variants × ${args.passes} passes)`, v1Bytes * args.passes);
+    throughput = measureThroughput(v1Files, variants, args.passes, buffer, (bytes) => progress.update(bytes));
+    progress.finish('done');
+  }
+
+  let overhead: OverheadFigures | null = null;
+  if (args.only.has('overhead')) {
+    const sample = buildSample(v1Files, trees.map((tree) => tree.v1.bytes), buffer);
+    step('per-chunk overhead (4 configs, round-robin)');
+    overhead = measureOverhead(sample);
+  }
+
+  let peers: PeerFigure[] = [];
+  let fromFile: FromFileFigure[] = [];
+  if (args.only.has('peers')) {
+    step(`peers and our from-file runs (best of ${PEER_REPS})`);
+    const pieceBuffer = allocatePieceBuffer(FROM_FILE_PIECE_BYTES);
+    const ourModes = [['hash', 'sha256'], ['chunk', 'sha256'], ['hash', 'blake3'], ['chunk', 'blake3']] as const;
+    // Rounds alternate ours and the peers, so a burst of other load does not favour either side.
+    for (let round = 0; round < PEER_REPS; round++) {
+      const ours = ourModes.map(([mode, hash]) => timeFromFile(mode, hash, v1Files, pieceBuffer, 1));
+      const tools = PEERS.map((spec) => timePeer(spec, v1Files, v1Bytes, 1));
+      fromFile = round === 0 ? ours : fromFile.map((best, index) => keepFaster(best, ours[index]!));
+      peers = round === 0 ? tools : peers.map((best, index) => keepFaster(best, tools[index]!));
+    }
+    for (const peer of peers) if (peer.error !== null) step(`peer ${peer.name}: ${peer.error}`);
+  }
+
+  const dedup: PresetDedup[] = [];
+  if (args.only.has('dedup')) {
+    const pairs = trees.map((tree) => ({ v1: join(dir, tree.v1.file), v2: join(dir, tree.v2.file) }));
+    for (const preset of DEDUP_PRESETS) {
+      const progress = new Progress(`dedup ${preset}`, v1Bytes + v2Bytes);
+      let done = 0;
+      dedup.push(await measureDedup(preset, pairs, buffer, (bytes) => progress.update((done += bytes))));
+      progress.finish('done');
+    }
+  }
+
+  const maxRssBytes = process.resourceUsage().maxRSS * 1024;
+  const openssl = peers.find((peer) => peer.name.startsWith('openssl'));
+  const b3sum = peers.find((peer) => peer.name.startsWith('b3sum'));
+  const ours = (name: string) => fromFile.find((entry) => entry.name === name);
+  const scanDefault = figure(throughput, 'scan.native.default');
+  const chunkSha256FromFile = ours('chunk+sha256 from file');
+  const targets = [
+    {
+      name: 'cut-point scan (native, default preset) ≥ 1.5 GB/s',
+      measured: scanDefault?.megabytesPerSecond ?? null,
+      unit: 'MB/s',
+      met: scanDefault === undefined ? null : scanDefault.megabytesPerSecond >= TARGET_SCAN_MBPS,
+    },
+    {
+      name: 'chunk+SHA-256 from file ≥ 0.85 × openssl dgst -sha256',
+      measured: chunkSha256FromFile && openssl?.available ? chunkSha256FromFile.megabytesPerSecond / openssl.megabytesPerSecond : null,
+      unit: '× openssl',
+      met:
+        chunkSha256FromFile && openssl?.available
+          ? chunkSha256FromFile.megabytesPerSecond / openssl.megabytesPerSecond >= TARGET_CHUNK_SHA256_VS_OPENSSL
+          : null,
+    },
+    {
+      name: 'per-chunk overhead (native, hash none) < 1 µs',
+      measured: overhead?.native.perChunkMicros ?? null,
+      unit: 'µs',
+      met: overhead === null ? null : overhead.native.perChunkMicros < TARGET_PER_CHUNK_MICROS,
+    },
+  ];
+
+  const results = {
+    format: 1,
+    createdAt: new Date().toISOString(),
+    args: { quick: args.quick, only: [...args.only], passes: args.passes },
+    machine: {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      hashHelperThreads: native.info().hashHelperThreads,
+      chunkerHashThreadsEnv: process.env.CHUNKER_HASH_THREADS ?? null,
+      gcExposed: garbageCollectionExposed(),
+      /** Share of all CPUs busy with other work just before and just after the run. */
+      busyShareAtStart: busyAtStart,
+      busyShareAtEnd: await busyShare(),
+      loadAverage: loadavg(),
+    },
+    corpus: {
+      dir,
+      key: manifest.key,
+      v1Tool: manifest.v1Tool,
+      variant: manifest.variant,
+      nars: trees.map((tree) => ({ name: tree.name, sourcePath: tree.sourcePath, files: tree.files, v1Bytes: tree.v1.bytes, v2Bytes: tree.v2.bytes, editedFiles: tree.v2.editedFiles })),
+      v1Bytes,
+      v2Bytes,
+    },
+    throughput,
+    overhead,
+    peers: { ours: fromFile, tools: peers },
+    dedup,
+    targets,
+    memory: { maxRssBytes },
+    durationSeconds: nowSeconds() - startedAt,
+  };
+  const resultsPath = join(packageRoot(), 'bench', 'results', 'latest.json');
+  writeJson(resultsPath, results);
+
+  const busyAtEnd = results.machine.busyShareAtEnd;
+  printSummary({ trees, v1Bytes, v2Bytes, v1Tool: manifest.v1Tool, passes: args.passes, throughput, fromFile, openssl, b3sum, overhead, dedup, targets, maxRssBytes });
+  const busiest = Math.max(busyAtStart ?? 0, busyAtEnd ?? 0);
+  if (busiest > BUSY_WARNING_SHARE) {
+    console.log(`\nNote: other work kept the CPUs up to ${(busiest * 100).toFixed(0)}% busy around this run; figures are likely low (rerun on a quiet machine).`);
+  }
+  console.log(`\nWrote ${resultsPath} (${results.durationSeconds.toFixed(0)} s)`);
+}
+
+interface Summary {
+  trees: readonly CorpusTree[];
+  v1Bytes: number;
+  v2Bytes: number;
+  v1Tool: string;
+  passes: number;
+  throughput: readonly ThroughputFigure[];
+  fromFile: readonly FromFileFigure[];
+  openssl: PeerFigure | undefined;
+  b3sum: PeerFigure | undefined;
+  overhead: OverheadFigures | null;
+  dedup: readonly PresetDedup[];
+  targets: readonly { name: string; measured: number | null; unit: string; met: boolean | null }[];
+  maxRssBytes: number;
+}
+
+function printSummary(summary: Summary): void {
+  const { trees, throughput, fromFile, openssl, b3sum, overhead, dedup } = summary;
+  console.log(
+    `Corpus: ${trees.length} NARs, ${formatBytes(summary.v1Bytes)} v1 + ${formatBytes(summary.v2Bytes)} v2 (v1 by ${summary.v1Tool}): ` +
+      trees.map((tree) => `${tree.sourcePath} ${formatBytes(tree.v1.bytes)}`).join(', '),
+  );
+  console.log(`Peak RSS: ${formatBytes(summary.maxRssBytes)}`);
+
+  if (throughput.length > 0) {
+    console.log(`\nThroughput in memory (MB/s = 10^6 B/s, best of ${summary.passes} pass${summary.passes === 1 ? '' : 'es'}, 64 MiB pieces, read excluded)`);
+    const rows: Row[] = throughput.map((entry) => [
+      entry.name,
+      formatRate(entry.megabytesPerSecond),
+      entry.chunks > 0 ? String(entry.chunks) : '',
+      entry.description,
+    ]);
+    console.log(renderTable(['variant', 'MB/s', 'chunks', 'what'], rows));
+  }
+
+  if (fromFile.length > 0) {
+    console.log(`\nPeers (same files, page cache warm, best of ${PEER_REPS}; "from file" = read in ${FROM_FILE_PIECE_BYTES / MIB} MiB pieces included, "in memory" = read excluded)`);
+    const peerFor = (name: string) => (name.includes('sha256') ? openssl : b3sum);
+    const inMemory = (name: string) => throughput.find((entry) => entry.name === name);
+    const rows: Row[] = [];
+    for (const entry of fromFile) {
+      const peer = peerFor(entry.name);
+      rows.push([entry.name, formatRate(entry.megabytesPerSecond), peer?.name ?? 'n/a', formatRate(peer?.megabytesPerSecond ?? NaN), ratio(entry.megabytesPerSecond, peer?.megabytesPerSecond ?? NaN)]);
+    }
+    for (const name of ['hash.sha256', 'chunkhash.sha256', 'hash.blake3', 'chunkhash.blake3']) {
+      const entry = inMemory(name);
+      const peer = peerFor(name);
+      if (entry !== undefined) {
+        rows.push([`${name} (in memory)`, formatRate(entry.megabytesPerSecond), peer?.name ?? 'n/a', formatRate(peer?.megabytesPerSecond ?? NaN), ratio(entry.megabytesPerSecond, peer?.megabytesPerSecond ?? NaN)]);
+      }
+    }
+    console.log(renderTable(['ours', 'MB/s', 'peer', 'MB/s', 'ours/peer'], rows));
+  }
+
+  if (overhead !== null) {
+    console.log(`\nPer-chunk overhead, hash none (${formatBytes(overhead.sampleBytes)} sample, best of ${overhead.reps})`);
+    console.log(
+      renderTable(
+        ['config', 'chunks', 'scanned', 'native ms', 'session ms'],
+        overhead.runs.map((run) => [
+          run.config,
+          String(run.chunks),
+          `${(run.scannedShare * 100).toFixed(1)}%`,
+          (run.nativeSeconds * 1e3).toFixed(1),
+          (run.sessionSeconds * 1e3).toFixed(1),
+        ]),
+      ),
+    );
+    console.log(
+      renderTable(
+        ['estimate', 'µs/chunk', 'µs/chunk (fit)', 'ns/scanned B', 'ns/scanned B (fit)'],
+        (['native', 'session'] as const).map((side) => [
+          side,
+          overhead[side].perChunkMicros.toFixed(3),
+          overhead[side].fitPerChunkMicros.toFixed(3),
+          overhead[side].perScannedByteNanos.toFixed(3),
+          overhead[side].fitPerScannedByteNanos.toFixed(3),
+        ]),
+      ),
+    );
+  }
+
+  if (dedup.length > 0) {
+    console.log('\nDedup: v2 (2% of files with bytes appended) against a store holding v1, SHA-256 chunk digests');
+    console.log(
+      renderTable(
+        ['preset', 'v1 chunks', 'mean', 'v1 unique', 'v2 present', 'v2 new bytes', 'new objects', 'store objects'],
+        dedup.map((entry) => [
+          entry.preset,
+          String(entry.v1.chunks),
+          formatBytes(entry.v1.meanChunkBytes),
+          formatBytes(entry.v1.uniqueBytes),
+          `${entry.v2.presentPercent.toFixed(2)}%`,
+          formatBytes(entry.v2.newBytes),
+          String(entry.v2.newChunks),
+          String(entry.storeObjects),
+        ]),
+      ),
+    );
+    const finest = dedup.reduce((a, b) => (b.v2.newBytes < a.v2.newBytes ? b : a));
+    const others = dedup.filter((entry) => entry !== finest);
+    console.log(
+      `Reading: against ${finest.preset} (least to send for v2), ` +
+        others
+          .map((entry) => `${entry.preset} sends ${(entry.v2.newBytes / Math.max(1, finest.v2.newBytes)).toFixed(1)}× the bytes with ${(entry.storeObjects / finest.storeObjects).toFixed(2)}× the store objects`)
+          .join('; '),
+    );
+  }
+
+  console.log('\nTargets');
+  for (const target of summary.targets) {
+    const measured = target.measured === null ? 'not measured' : `${target.measured.toFixed(target.unit === 'MB/s' ? 0 : 3)} ${target.unit}`;
+    const verdict = target.met === null ? '' : target.met ? 'met' : 'BELOW TARGET';
+    console.log(`  ${target.name}: ${measured} ${verdict}`.trimEnd());
+  }
+}
+
+main().catch((error: unknown) => {
+  const text = error instanceof UsageError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`bench failed: ${text}\n`);
+  process.exit(1);
+});
