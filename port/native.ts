@@ -44,6 +44,8 @@ export interface NativeAddon {
   hashChunks(alg: NativeHashAlg, data: Uint8Array, lengths: Uint32Array): Buffer;
   gearTable(seed?: bigint): BigUint64Array;
   info(): { hashHelperThreads: number };
+  /** Raises a pipe's capacity (best effort); returns it afterwards, or 0 when fd is not a pipe. */
+  growPipe(fd: number, bytes: number): number;
 }
 
 const ADDON_RELATIVE_PATH = join('build', 'Release', 'chunker.node');
