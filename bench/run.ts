@@ -2,7 +2,7 @@
  * `npm run bench`: throughput, per-chunk overhead, peers and dedup on the real NAR corpus
  * (bench/corpus.ts). Writes bench/results/latest.json and prints a short table.
  *
- *   node --expose-gc dist/bench/run.js [--quick] [--only scan,hash,chunkhash,overhead,peers,dedup] [--passes N]
+ *   node --expose-gc dist/bench/run.js [--quick] [--only scan,hash,chunkhash,overhead,peers,dedup,elixir] [--passes N]
  *
  * --quick uses about 200 MB of the corpus (whole NARs, smallest first) and one pass.
  */
@@ -20,10 +20,11 @@ import { Progress } from './progress.js';
 import { packageRoot, ratio, renderTable, writeJson, type Row } from './report.js';
 import { measureThroughput, throughputVariants, type ThroughputFigure, type ThroughputGroup } from './throughput.js';
 import { busyShare } from './machine.js';
+import { FEED_PIECE_BYTES, measureElixir, type ElixirFigures, type LatencyFigure } from './elixir-section.js';
 import { garbageCollectionExposed, nowSeconds } from './timing.js';
 import { formatBytes, formatRate, MIB } from './units.js';
 
-const SECTIONS = ['scan', 'hash', 'chunkhash', 'overhead', 'peers', 'dedup'] as const;
+const SECTIONS = ['scan', 'hash', 'chunkhash', 'overhead', 'peers', 'dedup', 'elixir'] as const;
 type Section = (typeof SECTIONS)[number];
 const QUICK_BYTES = 200e6;
 const PEER_REPS = 3;
@@ -38,6 +39,9 @@ const DEDUP_PRESETS: readonly SizePreset[] = ['default', 'nif', 'small'];
 const TARGET_SCAN_MBPS = 1500;
 const TARGET_CHUNK_SHA256_VS_OPENSSL = 0.85;
 const TARGET_PER_CHUNK_MICROS = 1;
+const TARGET_ELIXIR_FEED_RATIO = 0.7;
+const TARGET_ELIXIR_CHUNK_FILE_RATIO = 0.9;
+const TARGET_INGEST_P99_MICROS = 1000;
 /** Warn when other work takes more than this share of all CPUs (a third of a core on two). */
 const BUSY_WARNING_SHARE = 0.15;
 
@@ -160,6 +164,13 @@ async function main(): Promise<void> {
     }
   }
 
+  let elixir: ElixirFigures | null = null;
+  if (args.only.has('elixir')) {
+    step('elixir: Chunker.feed/2 and chunk_file/2 through the port pool, against this process');
+    elixir = measureElixir(v1Files, args.passes, allocatePieceBuffer(FEED_PIECE_BYTES));
+    if (elixir.error !== null) step(`elixir section skipped: ${elixir.error}`);
+  }
+
   const maxRssBytes = process.resourceUsage().maxRSS * 1024;
   const openssl = peers.find((peer) => peer.name.startsWith('openssl'));
   const b3sum = peers.find((peer) => peer.name.startsWith('b3sum'));
@@ -187,6 +198,24 @@ async function main(): Promise<void> {
       measured: overhead?.native.perChunkMicros ?? null,
       unit: 'µs',
       met: overhead === null ? null : overhead.native.perChunkMicros < TARGET_PER_CHUNK_MICROS,
+    },
+    {
+      name: 'Chunker.feed/2 ≥ 0.70 × in-process TypeScript',
+      measured: elixir?.feed?.ratio ?? null,
+      unit: '× in-process',
+      met: elixir?.feed ? elixir.feed.ratio >= TARGET_ELIXIR_FEED_RATIO : null,
+    },
+    {
+      name: 'Chunker.chunk_file/2 ≥ 0.90 × in-process TypeScript from file',
+      measured: elixir?.chunkFile?.ratio ?? null,
+      unit: '× in-process',
+      met: elixir?.chunkFile ? elixir.chunkFile.ratio >= TARGET_ELIXIR_CHUNK_FILE_RATIO : null,
+    },
+    {
+      name: 'BEAM probe p99 lateness during ingestion < 1 ms',
+      measured: elixir?.latency?.ingest.p99_us ?? null,
+      unit: 'µs',
+      met: elixir?.latency?.ingest.p99_us === undefined ? null : elixir.latency.ingest.p99_us < TARGET_INGEST_P99_MICROS,
     },
   ];
 
@@ -220,6 +249,7 @@ async function main(): Promise<void> {
     overhead,
     peers: { ours: fromFile, tools: peers },
     dedup,
+    elixir,
     targets,
     memory: { maxRssBytes },
     durationSeconds: nowSeconds() - startedAt,
@@ -228,7 +258,7 @@ async function main(): Promise<void> {
   writeJson(resultsPath, results);
 
   const busyAtEnd = results.machine.busyShareAtEnd;
-  printSummary({ trees, v1Bytes, v2Bytes, v1Tool: manifest.v1Tool, passes: args.passes, throughput, fromFile, openssl, b3sum, overhead, dedup, targets, maxRssBytes });
+  printSummary({ trees, v1Bytes, v2Bytes, v1Tool: manifest.v1Tool, passes: args.passes, throughput, fromFile, openssl, b3sum, overhead, dedup, elixir, targets, maxRssBytes });
   const busiest = Math.max(busyAtStart ?? 0, busyAtEnd ?? 0);
   if (busiest > BUSY_WARNING_SHARE) {
     console.log(`\nNote: other work kept the CPUs up to ${(busiest * 100).toFixed(0)}% busy around this run; figures are likely low (rerun on a quiet machine).`);
@@ -248,6 +278,7 @@ interface Summary {
   b3sum: PeerFigure | undefined;
   overhead: OverheadFigures | null;
   dedup: readonly PresetDedup[];
+  elixir: ElixirFigures | null;
   targets: readonly { name: string; measured: number | null; unit: string; met: boolean | null }[];
   maxRssBytes: number;
 }
@@ -342,6 +373,39 @@ function printSummary(summary: Summary): void {
         others
           .map((entry) => `${entry.preset} sends ${(entry.v2.newBytes / Math.max(1, finest.v2.newBytes)).toFixed(1)}× the bytes with ${(entry.storeObjects / finest.storeObjects).toFixed(2)}× the store objects`)
           .join('; '),
+    );
+  }
+
+  const { elixir } = summary;
+  if (elixir?.available === true && elixir.feed !== null && elixir.chunkFile !== null && elixir.latency !== null) {
+    console.log(`\nElixir (OTP ${elixir.otpRelease}, pool of ${elixir.poolSize} ports) against this process on the same bytes, SHA-256, metadata-only replies`);
+    console.log(
+      renderTable(
+        ['path', 'Elixir MB/s', 'in-process MB/s', 'ratio'],
+        [
+          [`Chunker.feed/2, ${FEED_PIECE_BYTES / MIB} MiB pieces`, formatRate(elixir.feed.elixirMBps), formatRate(elixir.feed.typescriptMBps), elixir.feed.ratio.toFixed(2)],
+          ['Chunker.chunk_file/2', formatRate(elixir.chunkFile.elixirMBps), formatRate(elixir.chunkFile.typescriptMBps), elixir.chunkFile.ratio.toFixed(2)],
+        ],
+      ),
+    );
+    console.log('BEAM scheduler latency: a probe woken on every 1 ms tick, how late it ran (µs)');
+    const latencyRow = (name: string, figure: LatencyFigure): Row => [
+      name,
+      String(figure.samples),
+      String(figure.p50_us ?? ''),
+      String(figure.p99_us ?? ''),
+      String(figure.max_us ?? ''),
+      figure.mb_per_s === undefined ? '' : formatRate(figure.mb_per_s),
+    ];
+    console.log(
+      renderTable(
+        ['while', 'samples', 'p50', 'p99', 'max', 'corpus MB/s'],
+        [
+          latencyRow('idle', elixir.latency.idle),
+          latencyRow(`ingesting through the pool (${elixir.poolSize} sessions)`, elixir.latency.ingest),
+          latencyRow('hashing in the BEAM with :crypto.hash/2', elixir.latency.crypto),
+        ],
+      ),
     );
   }
 
