@@ -17,8 +17,15 @@ defmodule Chunker.MixProject do
       extra_applications: [:logger],
       mod: {Chunker.Application, []},
       # Every key may also be given per pool (Chunker.PortPool options); the environment
-      # variables CHUNKER_NODE and CHUNKER_PORT_SCRIPT override node_path and port_script.
-      env: [pool_size: nil, node_path: nil, port_script: nil, max_frame_bytes: nil]
+      # variables CHUNKER_NODE, CHUNKER_PORT_SCRIPT and CHUNKER_SPOOL_BYTES override
+      # node_path, port_script and spool_bytes.
+      env: [
+        pool_size: nil,
+        node_path: nil,
+        port_script: nil,
+        max_frame_bytes: nil,
+        spool_bytes: nil
+      ]
     ]
   end
 

@@ -11,6 +11,7 @@ import type { OpHandler, PortContext } from './ops/context.js';
 import { hashOp } from './ops/hash.js';
 import { helloOp } from './ops/hello.js';
 import { closeOp, continueOp, feedOp, finishOp, openOp } from './ops/sessions.js';
+import { spoolOp } from './ops/spool.js';
 import { statsOp } from './ops/stats.js';
 import {
   decodeMessage,
@@ -38,6 +39,7 @@ const SESSION_AND_CHUNK_OPS: ReadonlyArray<[string, OpHandler]> = [
   ['chunk_file', chunkFileOp],
   ['hash', hashOp],
   ['stats', statsOp],
+  ['spool', spoolOp],
 ];
 
 /** The operations of spec §4, by name (a Map, so names like "constructor" find nothing). */

@@ -46,6 +46,15 @@ export interface NativeAddon {
   info(): { hashHelperThreads: number };
   /** Raises a pipe's capacity (best effort); returns it afterwards, or 0 when fd is not a pipe. */
   growPipe(fd: number, bytes: number): number;
+  /**
+   * Maps the first `bytes` (≥ 1) of a regular file read-only and shared, so the buffer
+   * shows whatever the file's writer puts there later. The mapping outlives the file's
+   * name (it may be unlinked at once) and is unmapped when the buffer is collected.
+   * Throws an Error with `code` 'io_error' when the file cannot be opened or mapped or is
+   * shorter than `bytes`, 'invalid_argument' for bad arguments. Truncating the file below
+   * `bytes` afterwards makes reads of the lost pages fault (SIGBUS): writers must not.
+   */
+  mapSharedFile(path: string, bytes: number): ArrayBuffer;
 }
 
 const ADDON_RELATIVE_PATH = join('build', 'Release', 'chunker.node');

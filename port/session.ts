@@ -89,6 +89,11 @@ interface SessionEntry {
   budget: Budget;
 }
 
+export interface FeedOptions {
+  /** The bytes are only valid during the call (see SessionRegistry#feed). */
+  borrowed?: boolean;
+}
+
 export interface RegistryOptions {
   maxSessions?: number;
   defaultBudget?: Budget;
@@ -131,7 +136,14 @@ export class SessionRegistry {
     return id;
   }
 
-  feed(id: number, data: Uint8Array, budget?: Budget): SessionStep {
+  /**
+   * Appends `data` to the session's stream. With `borrowed`, `data` is only lent for this
+   * call (a view of the spool that the client rewrites once the reply is out): when the
+   * step stops early, the unscanned rest is copied so the session never reads it later.
+   * (Without it the session keeps `data` itself until `continue` has scanned it; the
+   * engine copies the short tail it carries between feeds in either case.)
+   */
+  feed(id: number, data: Uint8Array, budget?: Budget, { borrowed = false }: FeedOptions = {}): SessionStep {
     const entry = this.#entry(id);
     if (entry.pending === 'finish') {
       throw new ChunkerError('session_finishing', `Session ${id} is finishing; it accepts no more data`);
@@ -142,7 +154,9 @@ export class SessionRegistry {
     }
     this.counters.bytesIn += data.length;
     const input = plainView(data);
-    return this.#run(id, entry, 'feed', budget, (state, slice) => feed(state, input, slice));
+    const step = this.#run(id, entry, 'feed', budget, (state, slice) => feed(state, input, slice));
+    if (borrowed && this.#sessions.get(id) === entry) entry.state = withOwnInput(entry.state);
+    return step;
   }
 
   /** Resumes a pending feed or finish; with nothing pending, an empty list. */
@@ -194,6 +208,12 @@ export class SessionRegistry {
     }
     return { chunks: result.chunks, offset: before.offset, more: result.more, hashing: isHashing(before) };
   }
+}
+
+/** The state with a private copy of the input it has yet to scan, if any. */
+function withOwnInput(state: SessionState): SessionState {
+  if (state.input === null) return state;
+  return { ...state, input: new Uint8Array(state.input.subarray(state.inputPos)), inputPos: 0 };
 }
 
 function isHashing(state: SessionState): boolean {

@@ -58,6 +58,12 @@ defmodule Chunker do
   repository root (built by `npm run build:ts`), overridden by `CHUNKER_PORT_SCRIPT` or
   the `:port_script` setting; node comes from `PATH`, `CHUNKER_NODE` or `:node_path`.
   `:max_frame_bytes` is passed on to the port program.
+
+  `:spool_bytes` (default 32 MiB per port, `CHUNKER_SPOOL_BYTES` overrides it, 0 turns it
+  off) is shared memory in `/dev/shm` through which large feeds reach the port program
+  instead of its stdin pipe, several times faster for multi-megabyte pieces. It is used
+  only where `/dev/shm` exists; everything works the same without it. The file is
+  unlinked as soon as the port program has mapped it, so nothing is left behind.
   """
 
   alias Chunker.{Chunk, ChunkList, Error, Options, Port, PortPool, Request, Session}
@@ -97,8 +103,9 @@ defmodule Chunker do
   @call_keys [:timeout, :pool]
 
   # A feed larger than this goes to the port in slices of this size (sub-binaries, no
-  # copies), one per request, so no single frame nears the port's 64 MiB frame limit.
-  @feed_slice_bytes 8 * 1024 * 1024
+  # copies), one per request, so no single frame nears the port's 64 MiB frame limit. It
+  # is the size of a spool slot (see Chunker.Port), so every slice can skip the pipe.
+  @feed_slice_bytes Port.spool_slot_bytes()
 
   # chunk/2 sends inputs up to this size in one frame; larger ones go through a session.
   @one_shot_max_bytes 32 * 1024 * 1024

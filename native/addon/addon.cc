@@ -3,10 +3,15 @@
 #include <napi.h>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -273,6 +278,73 @@ Napi::Value GrowPipe(const Napi::CallbackInfo &info) {
 #endif
 }
 
+// Largest mapping mapSharedFile accepts; the port's `spool` op has its own, smaller cap.
+constexpr double kMaxSharedMapBytes = 1ull << 40;
+
+void UnmapShared(Napi::Env /*env*/, void *data, size_t *length) {
+  munmap(data, *length);
+  delete length;
+}
+
+std::string SystemError(const char *what, const std::string &path) {
+  return std::string(what) + " " + path + ": " + std::strerror(errno);
+}
+
+// mapSharedFile(path, bytes) -> ArrayBuffer over the first `bytes` of the file, read-only.
+// The mapping is MAP_SHARED, so it shows what the file's writer puts there later: the
+// port's feed reads bytes a client wrote into the file without a copy through a pipe.
+// The descriptor is closed at once (the mapping keeps the file alive, even once unlinked);
+// the ArrayBuffer's finalizer unmaps it. O_NONBLOCK keeps a FIFO at `path` from blocking
+// the open; the regular-file check then refuses it.
+Napi::Value MapSharedFile(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    ThrowError(env, "invalid_argument", "Expected a string for path");
+    return env.Undefined();
+  }
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  double bytes = 0;
+  if (!GetUint(info, 1, "bytes", kMaxSharedMapBytes, &bytes)) return env.Undefined();
+  if (bytes < 1) {
+    ThrowError(env, "invalid_argument", "Expected at least 1 for bytes");
+    return env.Undefined();
+  }
+  const size_t length = static_cast<size_t>(bytes);
+
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    ThrowError(env, "io_error", SystemError("cannot open", path));
+    return env.Undefined();
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    const std::string message = SystemError("cannot stat", path);
+    close(fd);
+    ThrowError(env, "io_error", message);
+    return env.Undefined();
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    ThrowError(env, "io_error", "cannot map " + path + ": not a regular file");
+    return env.Undefined();
+  }
+  if (static_cast<uint64_t>(st.st_size) < length) {
+    close(fd);
+    ThrowError(env, "io_error",
+               "cannot map " + std::to_string(length) + " bytes of " + path + ": the file holds only " +
+                   std::to_string(st.st_size));
+    return env.Undefined();
+  }
+  void *data = mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
+  const std::string map_error = data == MAP_FAILED ? SystemError("cannot map", path) : std::string();
+  close(fd);
+  if (data == MAP_FAILED) {
+    ThrowError(env, "io_error", map_error);
+    return env.Undefined();
+  }
+  return Napi::ArrayBuffer::New(env, data, length, UnmapShared, new size_t(length));
+}
+
 unsigned HelperThreads() {
   unsigned cores = std::thread::hardware_concurrency();
   unsigned helpers = cores > 1 ? cores - 1 : 0;
@@ -300,6 +372,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gearTable", Napi::Function::New(env, GearTable));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("growPipe", Napi::Function::New(env, GrowPipe));
+  exports.Set("mapSharedFile", Napi::Function::New(env, MapSharedFile));
   return exports;
 }
 

@@ -1,6 +1,6 @@
 /**
- * What every operation handler receives: the port's sessions, counters and limits. One
- * context per port process; handlers keep no other state.
+ * What every operation handler receives: the port's sessions, counters, limits and the
+ * attached spool. One context per port process; handlers keep no other state.
  */
 import type { Budget, Message, Request } from '../protocol.js';
 import { SessionRegistry, newCounters, type Clock, type PortCounters } from '../session.js';
@@ -20,6 +20,11 @@ export interface PortContext {
   readonly now: Clock;
   /** `now()` when the port started, for `uptime_ms`. */
   readonly startedMs: number;
+  /**
+   * The client's shared file mapped by `spool` (spec §4), or null. `feed` reads views of
+   * it; the client rewrites a region once the feed that named it is answered.
+   */
+  spool: Uint8Array | null;
 }
 
 /** A handler returns the reply's result keys (the dispatcher adds `id` and `ok`). */
@@ -28,5 +33,5 @@ export type OpHandler = (request: Request, context: PortContext) => Message | Pr
 export function createPortContext(limits: PortLimits, defaultBudget: Budget, now: Clock = () => performance.now()): PortContext {
   const counters = newCounters();
   const registry = new SessionRegistry({ maxSessions: limits.maxSessions, defaultBudget, counters, now });
-  return { registry, counters, limits, defaultBudget, now, startedMs: now() };
+  return { registry, counters, limits, defaultBudget, now, startedMs: now(), spool: null };
 }

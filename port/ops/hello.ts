@@ -7,6 +7,12 @@ import { ChunkerError } from '../errors.js';
 import { PROTOCOL_VERSION, readOptionalString, readUint, type Message, type Request } from '../protocol.js';
 import type { PortContext } from './context.js';
 
+/**
+ * Optional features a client may use after checking for them (spec §4 `hello`):
+ * `spool` — the `spool` op and feed's `spool` argument.
+ */
+export const CAPABILITIES = ['spool'] as const;
+
 /** How far up from this module package.json may be (port/ops/ and dist/port/ops/). */
 const PACKAGE_SEARCH_DEPTH = 5;
 
@@ -49,5 +55,6 @@ export function helloOp(request: Request, context: PortContext, opNames: readonl
     max_frame_bytes: context.limits.maxFrameBytes,
     default_budget: { bytes: context.defaultBudget.bytes, ms: context.defaultBudget.ms },
     presets: presetsOnTheWire(),
+    capabilities: [...CAPABILITIES],
   };
 }

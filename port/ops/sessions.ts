@@ -1,4 +1,5 @@
 /** `open`, `feed`, `continue`, `finish`, `close` (spec §4): arguments in, registry, reply out. */
+import { ChunkerError } from '../errors.js';
 import {
   encodeChunkList,
   readBin,
@@ -11,6 +12,7 @@ import {
 } from '../protocol.js';
 import type { SessionStep } from '../session.js';
 import type { PortContext } from './context.js';
+import { spoolRange } from './spool.js';
 
 /** The request's budget; what it leaves out comes from the budget the session was opened with. */
 function sessionBudget(request: Request, context: PortContext, session: number): Budget {
@@ -27,10 +29,20 @@ export function openOp(request: Request, context: PortContext): Message {
   return { session: context.registry.open(options, budget) };
 }
 
+/** Spec §4 `feed`: the bytes come inline (`data`) or as a range of the spool (`spool`). */
 export function feedOp(request: Request, context: PortContext): Message {
   const session = readUint(request.args, 'session');
-  const data = readBin(request.args, 'data');
-  return stepReply(context.registry.feed(session, data, sessionBudget(request, context, session)));
+  const { data, spool } = request.args;
+  const hasData = data !== undefined && data !== null;
+  const hasSpool = spool !== undefined && spool !== null;
+  if (hasData === hasSpool) {
+    throw new ChunkerError('invalid_argument', `Expected exactly one of data and spool but received ${hasData ? 'both' : 'neither'}`);
+  }
+  const budget = sessionBudget(request, context, session);
+  if (hasData) return stepReply(context.registry.feed(session, readBin(request.args, 'data'), budget));
+  // The range is the client's again once this reply is out: the registry keeps a copy of
+  // whatever the session has not scanned yet.
+  return stepReply(context.registry.feed(session, spoolRange(context, spool), budget, { borrowed: true }));
 }
 
 export function continueOp(request: Request, context: PortContext): Message {

@@ -3,7 +3,7 @@
  * spoken to over its stdin/stdout with frames, as the Elixir side does.
  */
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, ftruncateSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -101,8 +101,9 @@ describe('port process', () => {
       default_budget: { bytes: 16 * MiB, ms: 10 },
       presets: { nif: { min_size: 262_144, avg_size: 1_048_576, max_size: 4_194_304 } },
     });
-    const ops = ['hello', 'open', 'feed', 'continue', 'finish', 'close', 'chunk', 'chunk_batch', 'chunk_file', 'hash', 'stats'];
+    const ops = ['hello', 'open', 'feed', 'continue', 'finish', 'close', 'chunk', 'chunk_batch', 'chunk_file', 'hash', 'stats', 'spool'];
     expect([...(reply.ops as string[])].sort()).toEqual(ops.sort());
+    expect(reply.capabilities).toEqual(['spool']);
     expect(typeof reply.version).toBe('string');
   });
 
@@ -319,5 +320,102 @@ describe('port process', () => {
 
   it('uses the fixture the shared vectors describe', () => {
     expect(loadFixture().length).toBe(109_466);
+  });
+});
+
+describe('port process: the spool (feeds through a shared file)', () => {
+  const SLOT_BYTES = 2 * MiB;
+  const SLOTS = 3;
+
+  /** A spool file as a client makes one: sized, written with pwrite, fd kept open. */
+  function createSpool(name: string): { path: string; fd: number } {
+    const path = join(tempDir, name);
+    const fd = openSync(path, 'w+');
+    ftruncateSync(fd, SLOT_BYTES * SLOTS);
+    return { path, fd };
+  }
+
+  it('random slices fed as spool ranges, each region overwritten after its reply, give the one-shot chunks', async () => {
+    const port = startPort();
+    const spool = createSpool('spool-random');
+    try {
+      expect(await port.ok('spool', { path: spool.path, bytes: SLOT_BYTES * SLOTS })).toMatchObject({ bytes: SLOT_BYTES * SLOTS });
+      // The client's part of the protocol: the mapping keeps the file alive once unlinked.
+      unlinkSync(spool.path);
+      const data = structuredBytes(9 * MiB + 777, 51);
+      for (const [seed, options, budget] of [
+        [1, { preset: 'small', hash: 'blake3' }, undefined],
+        [2, {}, { bytes: 100_000, ms: 1 }],
+        [3, { hash: 'none' }, { bytes: 1 }],
+      ] as const) {
+        const next = randomInts(seed);
+        const { session } = await port.ok('open', { options, ...(budget ? { budget } : {}) });
+        const chunks: ComparableChunk[] = [];
+        let sawMore = false;
+        for (const [index, slice] of randomSlices(data, seed, SLOT_BYTES).entries()) {
+          // Any offset within a rotating slot, so ranges start anywhere in the file.
+          const slot = index % SLOTS;
+          const offset = slot * SLOT_BYTES + next(SLOT_BYTES - slice.length + 1);
+          writeSync(spool.fd, slice, 0, slice.length, offset);
+          let step = await port.ok('feed', { session, spool: [offset, slice.length] });
+          writeSync(spool.fd, seededBytes(slice.length, 9_000 + index), 0, slice.length, offset);
+          chunks.push(...expandChunkList(step.chunks));
+          while (step.more === true) {
+            sawMore = true;
+            step = await port.ok('continue', { session });
+            chunks.push(...expandChunkList(step.chunks));
+          }
+        }
+        for (let step = await port.ok('finish', { session }); ; step = await port.ok('continue', { session })) {
+          chunks.push(...expandChunkList(step.chunks));
+          if (step.more !== true) break;
+        }
+        if (budget !== undefined) expect(sawMore, `seed ${seed}`).toBe(true);
+        expect(chunks, `seed ${seed}`).toEqual(await chunkOneShot(port, data, options));
+      }
+      expect((await port.ok('stats')).bytes_in).toBe(3 * data.length * 2);
+    } finally {
+      closeSync(spool.fd);
+    }
+  });
+
+  it('refuses bad spool requests and bad spool feeds, and keeps serving', async () => {
+    const port = startPort();
+    const { session } = await port.ok('open');
+    const feedError = async (args: Message) => (await port.request('feed', { session, ...args })).error as Message;
+
+    expect(await feedError({ spool: [0, 10] })).toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/attached spool/) });
+    const missing = await port.request('spool', { path: join(tempDir, 'no-such-spool'), bytes: 10 });
+    expect(missing.error).toMatchObject({ code: 'io_error', permanent: false, message: expect.stringMatching(/No such file/) });
+    const relative = await port.request('spool', { path: 'spool', bytes: 10 });
+    expect(relative.error).toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/absolute path/) });
+    const spool = createSpool('spool-errors');
+    try {
+      const tooLong = await port.request('spool', { path: spool.path, bytes: SLOT_BYTES * SLOTS + 1 });
+      expect(tooLong.error).toMatchObject({ code: 'io_error', message: expect.stringMatching(/holds only/) });
+      await port.ok('spool', { path: spool.path, bytes: SLOT_BYTES });
+
+      expect(await feedError({ spool: [SLOT_BYTES - 5, 6] })).toMatchObject({
+        code: 'invalid_argument',
+        message: expect.stringMatching(new RegExp(`within the attached spool of ${SLOT_BYTES} bytes`)),
+      });
+      expect(await feedError({ spool: [0, 1], data: new Uint8Array(1) })).toMatchObject({
+        code: 'invalid_argument',
+        message: expect.stringMatching(/exactly one of data and spool but received both/),
+      });
+      expect(await feedError({ spool: [1, 2, 3] })).toMatchObject({ code: 'invalid_argument' });
+
+      // A failed spool request leaves no spool attached.
+      expect((await port.request('spool', { path: tempDir, bytes: 10 })).error).toMatchObject({ code: 'io_error' });
+      expect(await feedError({ spool: [0, 1] })).toMatchObject({ message: expect.stringMatching(/attached spool/) });
+
+      const step = await port.ok('feed', { session, data: new Uint8Array(10) });
+      expect(step.more).toBe(false);
+      expect(expandChunkList((await port.ok('finish', { session })).chunks)).toEqual([
+        expect.objectContaining({ offset: 0, length: 10 }),
+      ]);
+    } finally {
+      closeSync(spool.fd);
+    }
   });
 });

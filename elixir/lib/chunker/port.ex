@@ -14,13 +14,28 @@ defmodule Chunker.Port do
   # program and starts one again on the next request. Callers get a clear error
   # (:port_unavailable, or :port_exited for those already waiting) instead of a restart
   # loop that would take the whole pool down.
+  #
+  # Spool: when the program announces the "spool" capability and :spool_bytes is not 0,
+  # the server shares a file in /dev/shm with it (Chunker.Spool), and a feed of at least
+  # @spool_min_bytes goes through a free slot of that file instead of the pipe, which is
+  # the bottleneck for large feeds. Without the capability, without /dev/shm, or with no
+  # slot free, feeds carry their bytes inline as always. A spool lives and dies with its
+  # program: a new program (a new server) gets a new spool.
 
   use GenServer
   require Logger
 
-  alias Chunker.{Error, MessagePack, PortConfig, Request}
+  alias Chunker.{Error, MessagePack, PortConfig, Request, Spool}
 
   @hello_timeout_ms 10_000
+
+  # Spool slots have the size of the slices Chunker.feed/2 cuts large binaries into, so
+  # every slice fits one slot.
+  @spool_slot_bytes 8 * 1024 * 1024
+
+  # Smaller feeds stay inline: the pipe handles them well and a slot is better spent on
+  # a large one.
+  @spool_min_bytes 64 * 1024
 
   # How much longer a caller waits than the request's own timeout. The server normally
   # answers a timeout itself; the margin only matters if the server is stuck.
@@ -35,9 +50,12 @@ defmodule Chunker.Port do
     # The program has answered hello: from then on its death stops this server.
     serving: false,
     next_id: 1,
-    # id => {from | :hello, timer_ref | nil}
+    # id => {from | :hello | :spool, timer_ref | nil}
     pending: %{},
-    late_replies: 0
+    late_replies: 0,
+    # nil, or the Chunker.Spool in use; attached once the program accepted it
+    spool: nil,
+    spool_attached: false
   ]
 
   @spec start_link(keyword) :: GenServer.on_start()
@@ -61,9 +79,18 @@ defmodule Chunker.Port do
       {:error, Error.new(:port_exited, "the chunker port is not running (#{inspect(reason)})")}
   end
 
-  @doc "The OS pid of the port program (nil while it is unavailable), pending and dropped replies."
+  @doc """
+  The OS pid of the port program (nil while it is unavailable), pending and dropped
+  replies, and `spool`: nil when feeds go through the pipe only, else the spool's size
+  (`bytes`), `slot_bytes`, `busy` slots and the number of `feeds` sent through it.
+  """
   @spec info(GenServer.server()) :: map
   def info(server), do: GenServer.call(server, :info)
+
+  @doc false
+  # Chunker.feed/2 slices large feeds to this size.
+  @spec spool_slot_bytes() :: pos_integer
+  def spool_slot_bytes, do: @spool_slot_bytes
 
   defp call_timeout(:infinity), do: :infinity
   defp call_timeout(timeout), do: timeout + @call_margin_ms
@@ -112,7 +139,8 @@ defmodule Chunker.Port do
       pending: map_size(state.pending),
       late_replies: state.late_replies,
       max_frame_bytes: state.max_frame_bytes,
-      program_version: state.program_version
+      program_version: state.program_version,
+      spool: if(state.spool_attached, do: Spool.info(state.spool))
     }
 
     {:reply, info, state}
@@ -122,6 +150,7 @@ defmodule Chunker.Port do
   def handle_info({port, {:data, frame}}, %__MODULE__{port: port} = state) do
     case MessagePack.decode(frame) do
       {:ok, %{"id" => id} = reply} ->
+        state = release_spool_slot(state, id)
         {:noreply, complete(state, id, reply_result(reply))}
 
       {:ok, %{"event" => "error", "error" => error}} ->
@@ -160,7 +189,17 @@ defmodule Chunker.Port do
 
         {:noreply, %{state | pending: pending}}
 
+      {{:spool, _timer}, pending} ->
+        Logger.warning(
+          "Chunker port (os pid #{state.os_pid}) did not answer spool in #{timeout} ms; " <>
+            "feeding through the pipe"
+        )
+
+        {:noreply, drop_spool(%{state | pending: pending})}
+
       {{from, _timer}, pending} ->
+        # Its spool slot, if any, stays taken until the late reply comes: the program may
+        # still be reading it.
         deliver(from, {:error, timeout_error(timeout)}, nil)
         {:noreply, %{state | pending: pending}}
     end
@@ -172,6 +211,11 @@ defmodule Chunker.Port do
     Logger.debug("Chunker.Port ignored #{inspect(message, limit: 5)}")
     {:noreply, state}
   end
+
+  # Normally the spool file is unlinked already; this covers a stop while the program
+  # had not yet answered the spool request.
+  @impl true
+  def terminate(_reason, state), do: drop_spool(state)
 
   # --- helpers ----------------------------------------------------------------------
 
@@ -221,13 +265,83 @@ defmodule Chunker.Port do
 
   defp send_checked(state, from, request, timeout) do
     id = state.next_id
+    {request, state} = via_spool(state, id, request)
 
     with {:ok, frame} <- encode_request(id, request),
          :ok <- check_frame_size(frame, state.max_frame_bytes) do
       {:ok, transmit(state, from, id, frame, timeout)}
     else
-      {:error, error} -> {:error, error, %{state | next_id: id + 1}}
+      {:error, error} -> {:error, error, %{release_spool_slot(state, id) | next_id: id + 1}}
     end
+  end
+
+  # A large feed is written into a free spool slot and names that range instead of
+  # carrying its bytes; anything else, or when that is not possible, goes as it is.
+  defp via_spool(
+         %__MODULE__{spool_attached: true, spool: spool} = state,
+         id,
+         {"feed", %{"data" => {:bin, data}}} = request
+       )
+       when byte_size(data) >= @spool_min_bytes do
+    case Spool.put(spool, id, data) do
+      {:ok, offset, spool} ->
+        {Request.spooled(request, offset), %{state | spool: spool}}
+
+      :none ->
+        {request, state}
+
+      {:error, message, spool} ->
+        Logger.debug("Chunker port feeds inline: #{message}")
+        {request, %{state | spool: spool}}
+    end
+  end
+
+  defp via_spool(state, _id, request), do: {request, state}
+
+  defp release_spool_slot(%__MODULE__{spool: nil} = state, _id), do: state
+  defp release_spool_slot(state, id), do: %{state | spool: Spool.release(state.spool, id)}
+
+  # Offers the program a spool when it can take one and the configuration wants one. The
+  # file is unlinked when the program answers (spool_done/2), whatever it answers.
+  defp start_spool(%__MODULE__{config: %PortConfig{spool_bytes: bytes}} = state, hello)
+       when bytes > 0 do
+    with true <- "spool" in List.wrap(hello["capabilities"]),
+         {:ok, spool} <- Spool.create(bytes, @spool_slot_bytes) do
+      request = Request.spool(spool.path, Spool.bytes(spool))
+      {:ok, frame} = encode_request(state.next_id, request)
+      transmit(%{state | spool: spool}, :spool, state.next_id, frame, @hello_timeout_ms)
+    else
+      false ->
+        state
+
+      {:skip, why} ->
+        Logger.debug("Chunker port feeds through the pipe only: #{why}")
+        state
+
+      {:error, why} ->
+        Logger.warning("Chunker port feeds through the pipe only: #{why}")
+        state
+    end
+  end
+
+  defp start_spool(state, _hello), do: state
+
+  defp spool_done(state, {:ok, _reply}),
+    do: %{state | spool: Spool.unlink(state.spool), spool_attached: true}
+
+  defp spool_done(state, {:error, error}) do
+    Logger.warning(
+      "Chunker port refused the spool, feeding through the pipe: #{Exception.message(error)}"
+    )
+
+    drop_spool(state)
+  end
+
+  defp drop_spool(%__MODULE__{spool: nil} = state), do: state
+
+  defp drop_spool(state) do
+    :ok = Spool.close(state.spool)
+    %{state | spool: nil, spool_attached: false}
   end
 
   # The reply tells the program's version and frame limit, and a program speaking another
@@ -291,6 +405,10 @@ defmodule Chunker.Port do
         cancel(timer)
         hello_done(%{state | pending: pending}, result)
 
+      {{:spool, timer}, pending} ->
+        cancel(timer)
+        spool_done(%{state | pending: pending}, result)
+
       {{from, timer}, pending} ->
         deliver(from, result, timer)
         %{state | pending: pending}
@@ -304,6 +422,7 @@ defmodule Chunker.Port do
         program_version: reply["version"],
         max_frame_bytes: Map.get(reply, "max_frame_bytes", state.max_frame_bytes)
     }
+    |> start_spool(reply)
   end
 
   defp hello_done(state, {:error, error}) do
@@ -319,7 +438,7 @@ defmodule Chunker.Port do
     {:error, Error.new(:internal, message)}
   end
 
-  defp deliver(:hello, _result, timer), do: cancel(timer)
+  defp deliver(internal, _result, timer) when internal in [:hello, :spool], do: cancel(timer)
 
   defp deliver(from, result, timer) do
     cancel(timer)

@@ -12,13 +12,17 @@ defmodule Chunker.PortConfig do
   # The port program's own default (protocol/spec.md, section 1).
   @default_max_frame_bytes 67_108_864
 
-  @enforce_keys [:node, :script, :max_frame_bytes, :args]
-  defstruct [:node, :script, :max_frame_bytes, :args]
+  # Shared memory per port for feeds that skip the pipe (Chunker.Spool); 0 turns it off.
+  @default_spool_bytes 32 * 1024 * 1024
+
+  @enforce_keys [:node, :script, :max_frame_bytes, :spool_bytes, :args]
+  defstruct [:node, :script, :max_frame_bytes, :spool_bytes, :args]
 
   @type t :: %__MODULE__{
           node: String.t() | nil,
           script: String.t(),
           max_frame_bytes: pos_integer,
+          spool_bytes: non_neg_integer,
           args: [String.t()]
         }
 
@@ -46,12 +50,43 @@ defmodule Chunker.PortConfig do
     frame_args =
       if frame_limit, do: ["--max-frame-bytes", Integer.to_string(frame_limit)], else: []
 
+    spool_bytes =
+      first_set([
+        opts[:spool_bytes],
+        env_integer("CHUNKER_SPOOL_BYTES"),
+        Application.get_env(:chunker, :spool_bytes),
+        @default_spool_bytes
+      ])
+
+    unless is_integer(spool_bytes) and spool_bytes >= 0,
+      do:
+        raise(
+          ArgumentError,
+          "Chunker spool_bytes must be a non-negative integer, got: #{inspect(spool_bytes)}"
+        )
+
     %__MODULE__{
       node: node,
       script: Path.expand(script),
       max_frame_bytes: frame_limit || @default_max_frame_bytes,
+      spool_bytes: spool_bytes,
       args: [Path.expand(script) | frame_args]
     }
+  end
+
+  # An integer environment variable (unset or empty: nil); anything else comes back as
+  # "NAME=value", which the caller refuses, naming the variable.
+  defp env_integer(name) do
+    case System.get_env(name) do
+      text when text in [nil, ""] ->
+        nil
+
+      text ->
+        case Integer.parse(text) do
+          {value, ""} -> value
+          _not_an_integer -> "#{name}=#{text}"
+        end
+    end
   end
 
   @doc "Says why the port program cannot be started, if it cannot."

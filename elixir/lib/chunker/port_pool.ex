@@ -11,13 +11,13 @@ defmodule Chunker.PortPool do
   #
   # Options: :name (default Chunker.PortPool), :size (default the :pool_size application
   # setting, else System.schedulers_online/0), and :node_path, :port_script,
-  # :max_frame_bytes for the ports (see Chunker.PortConfig).
+  # :max_frame_bytes, :spool_bytes for the ports (see Chunker.PortConfig).
 
   use Supervisor
 
   alias Chunker.{Error, Port}
 
-  @port_keys [:node_path, :port_script, :max_frame_bytes]
+  @port_keys [:node_path, :port_script, :max_frame_bytes, :spool_bytes]
 
   def start_link(opts) do
     name = Keyword.get(opts, :name, __MODULE__)

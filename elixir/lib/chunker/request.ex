@@ -23,6 +23,17 @@ defmodule Chunker.Request do
   @spec feed(non_neg_integer, binary) :: t
   def feed(session, data), do: {"feed", %{"session" => session, "data" => {:bin, data}}}
 
+  @doc """
+  A feed built by feed/2 whose bytes were written into the spool at `offset`: the same
+  request naming that range instead of carrying `data`.
+  """
+  @spec spooled(t, non_neg_integer) :: t
+  def spooled({"feed", %{"data" => {:bin, data}} = args}, offset),
+    do: {"feed", args |> Map.delete("data") |> Map.put("spool", [offset, byte_size(data)])}
+
+  @spec spool(String.t(), pos_integer) :: t
+  def spool(path, bytes), do: {"spool", %{"path" => path, "bytes" => bytes}}
+
   @spec continue(non_neg_integer) :: t
   def continue(session), do: {"continue", %{"session" => session}}
 

@@ -7,7 +7,7 @@ defmodule Chunker.PortConfigTest do
 
   setup do
     saved =
-      for name <- ~w(CHUNKER_PORT_SCRIPT CHUNKER_NODE),
+      for name <- ~w(CHUNKER_PORT_SCRIPT CHUNKER_NODE CHUNKER_SPOOL_BYTES),
           into: %{},
           do: {name, System.get_env(name)}
 
@@ -65,5 +65,26 @@ defmodule Chunker.PortConfigTest do
     assert {:error, message} = PortConfig.check(PortConfig.resolve(port_script: "/no/main.js"))
     assert message =~ "/no/main.js"
     assert message =~ "npm run build:ts"
+  end
+
+  test "spool_bytes: 32 MiB by default; option, environment variable, application setting" do
+    System.delete_env("CHUNKER_SPOOL_BYTES")
+    Application.delete_env(:chunker, :spool_bytes)
+    assert PortConfig.resolve([]).spool_bytes == 33_554_432
+
+    Application.put_env(:chunker, :spool_bytes, 1_048_576)
+    assert PortConfig.resolve([]).spool_bytes == 1_048_576
+    System.put_env("CHUNKER_SPOOL_BYTES", "0")
+    assert PortConfig.resolve([]).spool_bytes == 0
+    assert PortConfig.resolve(spool_bytes: 4096).spool_bytes == 4096
+    System.put_env("CHUNKER_SPOOL_BYTES", "")
+    assert PortConfig.resolve([]).spool_bytes == 1_048_576
+  end
+
+  test "a spool_bytes that is not a non-negative integer is refused, naming where it came from" do
+    System.put_env("CHUNKER_SPOOL_BYTES", "lots")
+    assert_raise ArgumentError, ~r/CHUNKER_SPOOL_BYTES=lots/, fn -> PortConfig.resolve([]) end
+    System.delete_env("CHUNKER_SPOOL_BYTES")
+    assert_raise ArgumentError, ~r/-1/, fn -> PortConfig.resolve(spool_bytes: -1) end
   end
 end

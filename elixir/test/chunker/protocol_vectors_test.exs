@@ -100,6 +100,15 @@ defmodule Chunker.ProtocolVectorsTest do
       assert frame(10, Request.close(1)) == hex_of("request.close")
     end
 
+    test "spool, and a feed whose bytes were written into the spool" do
+      %{"path" => path, "bytes" => bytes} = vector("request.spool")["value"]
+      assert frame(17, Request.spool(path, bytes)) == hex_of("request.spool")
+
+      [offset, length] = vector("request.feed.spool")["value"]["spool"]
+      feed = Request.feed(1, :binary.copy(<<0>>, length))
+      assert frame(18, Request.spooled(feed, offset)) == hex_of("request.feed.spool")
+    end
+
     test "one-shot requests" do
       data = bin_value("request.chunk", "data")
       sizes = options!(min_size: 64, avg_size: 256, max_size: 1024)
