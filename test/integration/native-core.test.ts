@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../support/paths.js';
 
 // The C core is tested on its own too (no Node): the BLAKE3 check builds a small program
-// and compares every implementation path with b3sum, also under ASan/UBSan.
+// and compares every implementation path with b3sum, also under ASan/UBSan; the codec
+// check drives the compression core the same way.
 describe('native core, built and checked without Node', () => {
   it('BLAKE3: every path equals b3sum on boundary lengths, one-shot and streamed', () => {
     const result = spawnSync('bash', [join(REPO_ROOT, 'native', 'core', 'test', 'check_blake3.sh')], {
@@ -12,6 +13,15 @@ describe('native core, built and checked without Node', () => {
       maxBuffer: 64 << 20,
     });
     expect(result.stderr + result.stdout).toMatch(/check_blake3: OK/);
+    expect(result.status).toBe(0);
+  });
+
+  it('codecs: streaming decoder in random pieces, limits, every truncation, dictionaries, context reuse', () => {
+    const result = spawnSync('bash', [join(REPO_ROOT, 'native', 'core', 'test', 'check_codec.sh')], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
+    expect(result.stderr + result.stdout).toMatch(/check_codec: OK/);
     expect(result.status).toBe(0);
   });
 });
