@@ -18,19 +18,11 @@ import { DEFAULT_MAX_FRAME_BYTES, FRAME_LENGTH_LIMIT_BYTES, FrameDecoder } from 
 import { createPortContext, type PortLimits } from './ops/context.js';
 import { encodeMessageFrame, errorReply, toWireError, type Message } from './protocol.js';
 import { DEFAULT_BUDGET, DEFAULT_MAX_SESSIONS } from './session.js';
-import { native } from './native.js';
 
 /** Exit status for a malformed command line (the port never started serving). */
 const EXIT_USAGE = 2;
 /** Exit status when stdout fails for a reason other than the reader leaving. */
 const EXIT_OUTPUT_FAILED = 1;
-
-/**
- * Capacity asked for stdin's and stdout's pipes. With the default 64 KiB a multi-megabyte
- * feed crosses in dozens of hand-offs between the client and this process; 1 MiB is the
- * most an unprivileged process may ask for by default (/proc/sys/fs/pipe-max-size).
- */
-const PIPE_BYTES = 1024 * 1024;
 
 const USAGE = 'usage: node dist/port/main.js [--max-frame-bytes N] [--max-sessions N]';
 
@@ -62,8 +54,6 @@ function parseLimits(argv: readonly string[]): PortLimits {
 
 function serve(limits: PortLimits): void {
   const { stdin, stdout } = process;
-  native.growPipe(0, PIPE_BYTES);
-  native.growPipe(1, PIPE_BYTES);
   const dispatcher = new Dispatcher(createPortContext(limits, DEFAULT_BUDGET));
   const decoder = new FrameDecoder(limits.maxFrameBytes);
   let inFlight = 0;
