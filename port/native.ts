@@ -55,6 +55,59 @@ export interface NativeAddon {
    * `bytes` afterwards makes reads of the lost pages fault (SIGBUS): writers must not.
    */
   mapSharedFile(path: string, bytes: number): ArrayBuffer;
+  /** Compression (native/addon/codecs.cc); use port/engine/compression.ts rather than this. */
+  codecs: NativeCodecs;
+}
+
+/** Codec ids shared with native/core/codec.h (`codec_id`). */
+export const NativeCodecId = { none: 0, zstd: 1, lz4: 2, xz: 3, bzip2: 4, auto: 5 } as const;
+export type NativeCodecId = (typeof NativeCodecId)[keyof typeof NativeCodecId];
+
+/** A zstd dictionary held natively (its bytes, decompression form and per-level compression forms). */
+export interface NativeZstdDictionary {
+  /** The dictionary id that frames made with it record. */
+  readonly id: number;
+  /** The dictionary's size in bytes. */
+  readonly size: number;
+}
+
+export interface NativeLevelRange {
+  id: number;
+  min: number;
+  max: number;
+  default: number;
+}
+
+/**
+ * Every function throws (or rejects with) an Error whose `code` is one of codec.h's
+ * names: invalid_argument, size_exceeded, memory_limit, truncated_input, corrupt_input,
+ * unknown_format, dictionary_required, dictionary_mismatch, invalid_dictionary,
+ * training_failed, no_memory, internal. The asynchronous functions run on libuv's thread
+ * pool and keep their input (and dictionary) alive until they settle; the caller must not
+ * change the input's bytes meanwhile.
+ */
+export interface NativeCodecs {
+  /** Throws `invalid_dictionary` when the bytes are not a zstd dictionary with an id. */
+  ZstdDictionary: new (bytes: Uint8Array) => NativeZstdDictionary;
+  compressSync(codec: NativeCodecId, level: number, data: Uint8Array, dictionary: NativeZstdDictionary | null): Buffer;
+  compress(codec: NativeCodecId, level: number, data: Uint8Array, dictionary: NativeZstdDictionary | null): Promise<Buffer>;
+  /** Never produces more than `maxOutput` bytes; more fails with `size_exceeded`. */
+  decompressSync(codec: NativeCodecId, data: Uint8Array, maxOutput: number, dictionary: NativeZstdDictionary | null): Buffer;
+  decompress(
+    codec: NativeCodecId,
+    data: Uint8Array,
+    maxOutput: number,
+    dictionary: NativeZstdDictionary | null,
+  ): Promise<Buffer>;
+  /** Trains a dictionary of at most `capacity` bytes from samples stored back to back. */
+  trainDictionary(samples: Uint8Array, sizes: number[], capacity: number): Promise<Buffer>;
+  /** The codec whose magic bytes start `data`, or `auto` when none does. */
+  detect(data: Uint8Array): NativeCodecId;
+  readonly levels: Record<'none' | 'zstd' | 'lz4' | 'xz' | 'bzip2', NativeLevelRange>;
+  /** Versions of the system libraries linked in. */
+  readonly versions: Record<'zstd' | 'lz4' | 'xz' | 'bzip2', string>;
+  readonly autoId: number;
+  readonly defaultDictionaryBytes: number;
 }
 
 const ADDON_RELATIVE_PATH = join('build', 'Release', 'chunker.node');
@@ -84,17 +137,44 @@ function loadAddon(): NativeAddon {
       tried.push(`${path}: ${(error as Error).message}`);
     }
   }
-  throw new ChunkerError(
-    'native_unavailable',
-    [
-      'Could not load the Chunker native addon.',
-      ...tried.map((line) => `  tried ${line}`),
-      'Possible solutions:',
-      '- Install the build tools and libraries: apt-get install -y cmake g++ libssl-dev',
-      '- Build the addon: npm run build:native (npm ci does this as its install step)',
-      '- If a library is reported missing above (libcrypto.so.3), install its runtime package (libssl3)',
-    ].join('\n'),
+  throw new ChunkerError('native_unavailable', describeLoadFailure(tried));
+}
+
+/** The shared libraries the addon links, what they are for, and the Debian runtime package of each. */
+const SYSTEM_LIBRARIES: ReadonlyArray<{ soname: RegExp; what: string; runtime: string; dev: string }> = [
+  { soname: /^libcrypto\.so/, what: 'OpenSSL libcrypto (SHA-256)', runtime: 'libssl3', dev: 'libssl-dev' },
+  { soname: /^libzstd\.so/, what: 'zstd compression', runtime: 'libzstd1', dev: 'libzstd-dev' },
+  { soname: /^liblz4\.so/, what: 'lz4 compression', runtime: 'liblz4-1', dev: 'liblz4-dev' },
+  { soname: /^liblzma\.so/, what: 'xz compression', runtime: 'liblzma5', dev: 'liblzma-dev' },
+  { soname: /^libbz2\.so/, what: 'bzip2 compression', runtime: 'libbz2-1.0', dev: 'libbz2-dev' },
+];
+
+/** The dynamic loader's way of saying a library is missing: "libzstd.so.1: cannot open shared object file". */
+const MISSING_LIBRARY = /([\w.+-]+\.so[\w.]*): cannot open shared object file/g;
+
+/**
+ * The load error: every path tried and why it failed, then what to do — naming each
+ * missing system library and the package that installs it when the loader said so.
+ */
+export function describeLoadFailure(tried: readonly string[]): string {
+  const missing = new Set<string>();
+  for (const line of tried) for (const match of line.matchAll(MISSING_LIBRARY)) missing.add(match[1]!);
+  const lines = ['Could not load the Chunker native addon.', ...tried.map((line) => `  tried ${line}`)];
+  for (const soname of missing) {
+    const known = SYSTEM_LIBRARIES.find((library) => library.soname.test(soname));
+    lines.push(
+      known === undefined
+        ? `The system library ${soname} is missing.`
+        : `The system library ${soname} (${known.what}) is missing: apt-get install -y ${known.runtime}`,
+    );
+  }
+  lines.push(
+    'Possible solutions:',
+    `- Install the build tools and libraries: apt-get install -y cmake g++ pkg-config ${SYSTEM_LIBRARIES.map((library) => library.dev).join(' ')}`,
+    '- Build the addon: npm run build:native (npm ci does this as its install step)',
+    '- If a library is reported missing above, install its runtime package (named beside it)',
   );
+  return lines.join('\n');
 }
 
 export const native: NativeAddon = loadAddon();

@@ -21,6 +21,8 @@ extern "C" {
 #include "fastcdc.h"
 }
 
+#include "codecs.h"
+
 namespace {
 
 // Environment variable that caps the helper threads used for hashing (0 disables them).
@@ -373,6 +375,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("growPipe", Napi::Function::New(env, GrowPipe));
   exports.Set("mapSharedFile", Napi::Function::New(env, MapSharedFile));
+  chunker::RegisterCodecs(env, exports);
   return exports;
 }
 

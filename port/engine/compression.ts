@@ -1,0 +1,262 @@
+/**
+ * Compression: zstd (the default), lz4 frames, xz and bzip2 in native code over the system
+ * libraries (native/core/codec.h), plus `none`.
+ *
+ * - **zstd** reuses one compression and one decompression context per thread (the port's
+ *   thread for inline calls, each libuv pool thread for the others), so compressing many
+ *   chunks never builds a context per chunk. Levels run from libzstd's negative "fast"
+ *   levels to 22; frames carry the content size, a checksum and, when compressed with a
+ *   dictionary, the dictionary's id.
+ * - **Dictionaries** (zstd only) are trained from sample chunks and help most for chunks of
+ *   tens of KiB. A frame made with a dictionary decompresses only with that dictionary:
+ *   without one it fails with `dictionary_required`, with another with
+ *   `dictionary_mismatch`.
+ * - **Decompression is bounded**: it streams into an output that grows in steps up to
+ *   `maxOutputBytes` and fails with `size_exceeded` the moment the stream would produce one
+ *   byte more, so a decompression bomb costs at most the limit in memory. Input that ends
+ *   inside a frame fails with `truncated_input`; input that is damaged, not the codec's
+ *   format, or followed by bytes that start no frame fails with `corrupt_input`. Concatenated
+ *   frames (streams) decompress as one, as the command-line tools do.
+ * - **`auto`** detects the codec from the magic bytes (`unknown_format` when none match).
+ *
+ * Large work runs on libuv's thread pool: `compress`/`decompress` return Promises and move
+ * inputs of ASYNC_THRESHOLD_BYTES or more (for decompression: an input or a limit that
+ * large) off the calling thread, so the port keeps serving requests and several cores work
+ * at once. The `…Sync` variants always run inline and suit small chunks.
+ */
+import { constants as bufferConstants } from 'node:buffer';
+import { ChunkerError, invalidParameter } from '../errors.js';
+import { NativeCodecId, native, type NativeZstdDictionary } from '../native.js';
+
+const nativeCodecs = native.codecs;
+
+export const COMPRESSION_CODECS = ['zstd', 'lz4', 'xz', 'bzip2', 'none'] as const;
+export type CompressionCodec = (typeof COMPRESSION_CODECS)[number];
+export const DECOMPRESSION_CODECS = [...COMPRESSION_CODECS, 'auto'] as const;
+export type DecompressionCodec = (typeof DECOMPRESSION_CODECS)[number];
+
+export const DEFAULT_CODEC: CompressionCodec = 'zstd';
+
+/**
+ * Default decompression limit: 1 GiB. A fixed size rather than a multiple of the input:
+ * what must be bounded is memory, and a ratio says nothing about it (64× a 64 MiB input is
+ * 4 GiB, while highly regular files legitimately compress by far more than 64×). 1 GiB
+ * holds any single NAR chunk and nearly every whole NAR a binary cache serves, and is
+ * still memory a port process can afford. Callers that know the expected size (a chunk's
+ * length, a narinfo's NarSize) should pass it.
+ */
+export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024 * 1024;
+
+/** Largest limit accepted: the largest Buffer Node can make. */
+export const MAX_OUTPUT_LIMIT_BYTES = bufferConstants.MAX_LENGTH;
+
+/**
+ * Inputs of at least this many bytes are (de)compressed off the calling thread. Below it a
+ * call takes around a millisecond or less at zstd's default level, less than the cost of
+ * a round trip through the thread pool would save.
+ */
+export const ASYNC_THRESHOLD_BYTES = 1024 * 1024;
+
+/** Default dictionary size when training (zstd --train's default, 110 KiB). */
+export const DEFAULT_DICTIONARY_BYTES = nativeCodecs.defaultDictionaryBytes;
+/** Smallest dictionary ZDICT can make. */
+export const MIN_DICTIONARY_BYTES = 256;
+/** Largest dictionary accepted for training (zstd --maxdict allows larger; nobody needs it here). */
+export const MAX_DICTIONARY_BYTES = 16 * 1024 * 1024;
+
+export interface LevelRange {
+  min: number;
+  max: number;
+  default: number;
+}
+
+/** Levels a codec accepts and its default (zstd: libzstd's min to 22, default 3; level 0 means 3). */
+export function levelRange(codec: CompressionCodec): LevelRange {
+  const range = nativeCodecs.levels[codec];
+  return { min: range.min, max: range.max, default: range.default };
+}
+
+/** Versions of the linked system libraries. */
+export function codecVersions(): Record<'zstd' | 'lz4' | 'xz' | 'bzip2', string> {
+  return { ...nativeCodecs.versions };
+}
+
+/**
+ * A zstd dictionary, loaded once and reusable across calls and threads. Save `bytes`
+ * anywhere; `CompressionDictionary.load(bytes)` gives it back (same `id`).
+ */
+export class CompressionDictionary {
+  /** The id frames made with this dictionary record (random, from training). */
+  readonly id: number;
+  /** The dictionary as `zstd --train` writes it. */
+  readonly bytes: Uint8Array;
+  /** @internal */
+  readonly handle: NativeZstdDictionary;
+
+  private constructor(bytes: Uint8Array, handle: NativeZstdDictionary) {
+    this.bytes = bytes;
+    this.handle = handle;
+    this.id = handle.id;
+  }
+
+  /** Loads dictionary bytes; `invalid_dictionary` when they are not a zstd dictionary. */
+  static load(bytes: Uint8Array): CompressionDictionary {
+    if (!(bytes instanceof Uint8Array)) throw invalidParameter('dictionary', 'a Uint8Array', bytes);
+    const copy = Uint8Array.from(bytes);
+    return new CompressionDictionary(copy, callNative(() => new nativeCodecs.ZstdDictionary(copy)));
+  }
+}
+
+export interface CompressOptions {
+  /** Default zstd. */
+  codec?: CompressionCodec;
+  /** Default: the codec's (zstd 3, lz4 1, xz 6, bzip2 9). */
+  level?: number;
+  /** zstd only. */
+  dictionary?: CompressionDictionary;
+}
+
+export interface DecompressOptions {
+  /** Default auto (detected from the magic bytes). */
+  codec?: DecompressionCodec;
+  /** Default DEFAULT_MAX_OUTPUT_BYTES (1 GiB). */
+  maxOutputBytes?: number;
+  /** Needed for zstd frames compressed with a dictionary. */
+  dictionary?: CompressionDictionary;
+}
+
+interface CompressCall {
+  codec: NativeCodecId;
+  level: number;
+  dictionary: NativeZstdDictionary | null;
+}
+
+interface DecompressCall {
+  codec: NativeCodecId;
+  maxOutputBytes: number;
+  dictionary: NativeZstdDictionary | null;
+}
+
+/** Compresses `data` into one frame; large inputs are compressed off the calling thread. */
+export async function compress(data: Uint8Array, options: CompressOptions = {}): Promise<Uint8Array> {
+  const call = compressCall(data, options);
+  if (data.length < ASYNC_THRESHOLD_BYTES) return callNative(() => nativeCodecs.compressSync(call.codec, call.level, data, call.dictionary));
+  return settleNative(nativeCodecs.compress(call.codec, call.level, data, call.dictionary));
+}
+
+/** Compresses on the calling thread (for small inputs such as chunks). */
+export function compressSync(data: Uint8Array, options: CompressOptions = {}): Uint8Array {
+  const call = compressCall(data, options);
+  return callNative(() => nativeCodecs.compressSync(call.codec, call.level, data, call.dictionary));
+}
+
+/**
+ * Decompresses a complete input, producing at most `maxOutputBytes` (see the module doc
+ * for the errors). Runs off the calling thread unless the input and the limit are both
+ * under ASYNC_THRESHOLD_BYTES.
+ */
+export async function decompress(data: Uint8Array, options: DecompressOptions = {}): Promise<Uint8Array> {
+  const call = decompressCall(data, options);
+  if (data.length < ASYNC_THRESHOLD_BYTES && call.maxOutputBytes < ASYNC_THRESHOLD_BYTES) {
+    return callNative(() => nativeCodecs.decompressSync(call.codec, data, call.maxOutputBytes, call.dictionary));
+  }
+  return settleNative(nativeCodecs.decompress(call.codec, data, call.maxOutputBytes, call.dictionary));
+}
+
+/** Decompresses on the calling thread; the same limit and errors as `decompress`. */
+export function decompressSync(data: Uint8Array, options: DecompressOptions = {}): Uint8Array {
+  const call = decompressCall(data, options);
+  return callNative(() => nativeCodecs.decompressSync(call.codec, data, call.maxOutputBytes, call.dictionary));
+}
+
+/** The codec whose magic bytes start `data`, or null (plain data, or too short to tell). */
+export function detectCodec(data: Uint8Array): Exclude<CompressionCodec, 'none'> | null {
+  if (!(data instanceof Uint8Array)) throw invalidParameter('data', 'a Uint8Array', data);
+  const id = nativeCodecs.detect(data);
+  const name = COMPRESSION_CODECS.find((codec) => NativeCodecId[codec] === id);
+  return name === undefined || name === 'none' ? null : name;
+}
+
+export interface TrainOptions {
+  /** The dictionary's largest size; default DEFAULT_DICTIONARY_BYTES (110 KiB). */
+  maxBytes?: number;
+}
+
+/**
+ * Trains a zstd dictionary from sample chunks (off the calling thread). ZDICT wants many
+ * samples (hundreds), together around 100× the dictionary's size; with too little it
+ * fails with `training_failed`.
+ */
+export async function trainDictionary(samples: readonly Uint8Array[], options: TrainOptions = {}): Promise<CompressionDictionary> {
+  if (!Array.isArray(samples) || samples.length === 0 || !samples.every((sample) => sample instanceof Uint8Array)) {
+    throw invalidParameter('samples', 'a non-empty array of byte buffers', samples);
+  }
+  const maxBytes = options.maxBytes ?? DEFAULT_DICTIONARY_BYTES;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < MIN_DICTIONARY_BYTES || maxBytes > MAX_DICTIONARY_BYTES) {
+    throw invalidParameter('maxBytes', `an integer from ${MIN_DICTIONARY_BYTES} to ${MAX_DICTIONARY_BYTES}`, options.maxBytes);
+  }
+  const joined = Buffer.concat(samples);
+  const bytes = await settleNative(nativeCodecs.trainDictionary(joined, samples.map((sample) => sample.length), maxBytes));
+  return CompressionDictionary.load(bytes);
+}
+
+function compressCall(data: Uint8Array, options: CompressOptions): CompressCall {
+  if (!(data instanceof Uint8Array)) throw invalidParameter('data', 'a Uint8Array', data);
+  const codec = options.codec ?? DEFAULT_CODEC;
+  if (!COMPRESSION_CODECS.includes(codec)) throw invalidParameter('codec', COMPRESSION_CODECS.join(' | '), codec);
+  const range = levelRange(codec);
+  const level = options.level ?? range.default;
+  if (!Number.isSafeInteger(level) || level < range.min || level > range.max) {
+    throw invalidParameter('level', `a ${codec} level (an integer from ${range.min} to ${range.max})`, options.level);
+  }
+  return { codec: NativeCodecId[codec], level, dictionary: dictionaryFor(codec, options.dictionary) };
+}
+
+function decompressCall(data: Uint8Array, options: DecompressOptions): DecompressCall {
+  if (!(data instanceof Uint8Array)) throw invalidParameter('data', 'a Uint8Array', data);
+  const codec = options.codec ?? 'auto';
+  if (!DECOMPRESSION_CODECS.includes(codec)) throw invalidParameter('codec', DECOMPRESSION_CODECS.join(' | '), codec);
+  const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  if (!Number.isSafeInteger(maxOutputBytes) || maxOutputBytes < 0 || maxOutputBytes > MAX_OUTPUT_LIMIT_BYTES) {
+    throw invalidParameter('maxOutputBytes', `an integer from 0 to ${MAX_OUTPUT_LIMIT_BYTES}`, options.maxOutputBytes);
+  }
+  return { codec: NativeCodecId[codec], maxOutputBytes, dictionary: dictionaryFor(codec, options.dictionary) };
+}
+
+function dictionaryFor(codec: DecompressionCodec, dictionary: CompressionDictionary | undefined): NativeZstdDictionary | null {
+  if (dictionary === undefined || dictionary === null) return null;
+  if (!(dictionary instanceof CompressionDictionary)) {
+    throw invalidParameter('dictionary', 'a CompressionDictionary', dictionary);
+  }
+  if (codec !== 'zstd' && codec !== 'auto') {
+    throw invalidParameter('dictionary', 'no dictionary (dictionaries are for zstd only)', `a dictionary with ${codec}`);
+  }
+  return dictionary.handle;
+}
+
+/** Codec failures that a later attempt could get past (memory may be free then). */
+const TRANSIENT_CODES = new Set(['no_memory', 'internal']);
+
+/** The native glue's Error (with `code`) as the engine's ChunkerError. */
+function asChunkerError(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof ChunkerError) return error;
+  const code = (error as Error & { code?: unknown }).code;
+  if (typeof code !== 'string') return error;
+  return new ChunkerError(code, error.message, !TRANSIENT_CODES.has(code));
+}
+
+function callNative<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    throw asChunkerError(error);
+  }
+}
+
+async function settleNative<T>(promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (error) {
+    throw asChunkerError(error);
+  }
+}
