@@ -44,8 +44,6 @@ export interface NativeAddon {
   hashChunks(alg: NativeHashAlg, data: Uint8Array, lengths: Uint32Array): Buffer;
   gearTable(seed?: bigint): BigUint64Array;
   info(): { hashHelperThreads: number };
-  /** Raises a pipe's capacity (best effort); returns it afterwards, or 0 when fd is not a pipe. */
-  growPipe(fd: number, bytes: number): number;
   /**
    * Maps the first `bytes` (≥ 1) of a regular file read-only and shared, so the buffer
    * shows whatever the file's writer puts there later. The mapping outlives the file's

@@ -260,26 +260,6 @@ Napi::Value Info(const Napi::CallbackInfo &info) {
   return result;
 }
 
-// growPipe(fd, bytes) -> the pipe's capacity afterwards, or 0 when fd is not a pipe.
-// A port's stdin is a pipe of 64 KiB by default: a multi-megabyte feed then crosses it in
-// dozens of writer/reader hand-offs. Asking for more is best effort: the kernel caps it
-// (/proc/sys/fs/pipe-max-size for unprivileged processes), and a refusal keeps the old size.
-Napi::Value GrowPipe(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  double fd = 0, bytes = 0;
-  if (!GetUint(info, 0, "fd", 1 << 30, &fd) || !GetUint(info, 1, "bytes", 1 << 30, &bytes)) return env.Undefined();
-  struct stat st;
-  if (fstat(static_cast<int>(fd), &st) != 0 || !S_ISFIFO(st.st_mode)) return Napi::Number::New(env, 0);
-#ifdef F_SETPIPE_SZ
-  int current = fcntl(static_cast<int>(fd), F_GETPIPE_SZ);
-  if (current >= 0 && current < bytes) fcntl(static_cast<int>(fd), F_SETPIPE_SZ, static_cast<int>(bytes));
-  int now = fcntl(static_cast<int>(fd), F_GETPIPE_SZ);
-  return Napi::Number::New(env, now > 0 ? now : 0);
-#else
-  return Napi::Number::New(env, 0);
-#endif
-}
-
 // Largest mapping mapSharedFile accepts; the port's `spool` op has its own, smaller cap.
 constexpr double kMaxSharedMapBytes = 1ull << 40;
 
@@ -373,7 +353,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("hashChunks", Napi::Function::New(env, HashChunks));
   exports.Set("gearTable", Napi::Function::New(env, GearTable));
   exports.Set("info", Napi::Function::New(env, Info));
-  exports.Set("growPipe", Napi::Function::New(env, GrowPipe));
   exports.Set("mapSharedFile", Napi::Function::New(env, MapSharedFile));
   chunker::RegisterCodecs(env, exports);
   return exports;
