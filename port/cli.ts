@@ -6,13 +6,15 @@
 import { ChunkerError } from './errors.js';
 import { UsageError } from './cli/args.js';
 import { CHUNK_USAGE, chunkCommand } from './cli/chunk-command.js';
+import { COMPRESSION_USAGE, compressCommand, decompressCommand, dictCommand } from './cli/compression-command.js';
 import { HASH_USAGE, hashCommand } from './cli/hash-command.js';
 import { NAR_USAGE, narCommand } from './cli/nar-command.js';
 
 const USAGE = `usage:
 ${CHUNK_USAGE}
 ${NAR_USAGE}
-${HASH_USAGE}`;
+${HASH_USAGE}
+${COMPRESSION_USAGE}`;
 
 /** Exit statuses: 1 for a failed operation, 2 for a malformed command line. */
 const EXIT_FAILURE = 1;
@@ -22,6 +24,9 @@ const COMMANDS: Record<string, (argv: readonly string[]) => Promise<void>> = {
   chunk: chunkCommand,
   nar: narCommand,
   hash: hashCommand,
+  compress: compressCommand,
+  decompress: decompressCommand,
+  dict: dictCommand,
 };
 
 async function main(argv: readonly string[]): Promise<void> {

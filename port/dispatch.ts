@@ -7,6 +7,7 @@ import { ChunkerError } from './errors.js';
 import type { FrameItem } from './frame.js';
 import { chunkBatchOp, chunkOp } from './ops/chunk.js';
 import { chunkFileOp } from './ops/chunk-file.js';
+import { compressOp, decompressOp, trainDictionaryOp } from './ops/compression.js';
 import type { OpHandler, PortContext } from './ops/context.js';
 import { hashOp } from './ops/hash.js';
 import { helloOp } from './ops/hello.js';
@@ -40,6 +41,9 @@ const SESSION_AND_CHUNK_OPS: ReadonlyArray<[string, OpHandler]> = [
   ['hash', hashOp],
   ['stats', statsOp],
   ['spool', spoolOp],
+  ['compress', compressOp],
+  ['decompress', decompressOp],
+  ['train_dictionary', trainDictionaryOp],
 ];
 
 /** The operations of spec §4, by name (a Map, so names like "constructor" find nothing). */

@@ -29,6 +29,16 @@ export const ERROR_PERMANENCE = {
   not_found: true,
   io_error: false,
   invalid_nar: true,
+  size_exceeded: true,
+  memory_limit: true,
+  truncated_input: true,
+  corrupt_input: true,
+  unknown_format: true,
+  dictionary_required: true,
+  dictionary_mismatch: true,
+  invalid_dictionary: true,
+  training_failed: true,
+  no_memory: false,
   internal: false,
 } as const satisfies Record<string, boolean>;
 export type ErrorCode = keyof typeof ERROR_PERMANENCE;

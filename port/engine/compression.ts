@@ -207,7 +207,7 @@ function compressCall(data: Uint8Array, options: CompressOptions): CompressCall 
   const range = levelRange(codec);
   const level = options.level ?? range.default;
   if (!Number.isSafeInteger(level) || level < range.min || level > range.max) {
-    throw invalidParameter('level', `a ${codec} level (an integer from ${range.min} to ${range.max})`, options.level);
+    throw invalidParameter('level', `an integer from ${range.min} to ${range.max} (the ${codec} levels)`, options.level);
   }
   return { codec: NativeCodecId[codec], level, dictionary: dictionaryFor(codec, options.dictionary) };
 }

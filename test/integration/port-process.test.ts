@@ -102,8 +102,9 @@ describe('port process', () => {
       presets: { nif: { min_size: 262_144, avg_size: 1_048_576, max_size: 4_194_304 } },
     });
     const ops = ['hello', 'open', 'feed', 'continue', 'finish', 'close', 'chunk', 'chunk_batch', 'chunk_file', 'hash', 'stats', 'spool'];
+    ops.push('compress', 'decompress', 'train_dictionary');
     expect([...(reply.ops as string[])].sort()).toEqual(ops.sort());
-    expect(reply.capabilities).toEqual(['spool']);
+    expect(reply.capabilities).toEqual(['spool', 'compression']);
     expect(typeof reply.version).toBe('string');
   });
 

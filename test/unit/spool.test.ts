@@ -172,7 +172,7 @@ describe('the spool op and feed with spool', () => {
   it('hello announces the spool capability', async () => {
     const { target } = dispatcherWithContext();
     const hello = await call(target, { id: 1, op: 'hello', protocol: 1 });
-    expect(hello.capabilities).toEqual(['spool']);
+    expect(hello.capabilities).toEqual(['spool', 'compression']);
     expect(hello.ops).toContain('spool');
   });
 });

@@ -9,7 +9,9 @@ defmodule Chunker.Error do
   `:frame_too_large`, `:invalid_frame`, `:invalid_request`, `:unknown_op`,
   `:unsupported_protocol`, `:invalid_argument`, `:unknown_session`, `:session_busy`,
   `:session_finishing`, `:session_limit`, `:not_found`, `:io_error`, `:invalid_nar`,
-  `:internal`. A code this client does not know arrives as `:unknown_error` with the code
+  `:internal`, and from compression: `:size_exceeded`, `:memory_limit`, `:truncated_input`,
+  `:corrupt_input`, `:unknown_format`, `:dictionary_required`, `:dictionary_mismatch`,
+  `:invalid_dictionary`, `:training_failed`, `:no_memory`. A code this client does not know arrives as `:unknown_error` with the code
   in the message.
 
   Reasons added on the Elixir side:
@@ -45,6 +47,16 @@ defmodule Chunker.Error do
           | :not_found
           | :io_error
           | :invalid_nar
+          | :size_exceeded
+          | :memory_limit
+          | :truncated_input
+          | :corrupt_input
+          | :unknown_format
+          | :dictionary_required
+          | :dictionary_mismatch
+          | :invalid_dictionary
+          | :training_failed
+          | :no_memory
           | :internal
           | :unknown_error
           | :port_exited
@@ -56,7 +68,10 @@ defmodule Chunker.Error do
   @wire_reasons Map.new(
                   ~w(frame_too_large invalid_frame invalid_request unknown_op
                      unsupported_protocol invalid_argument unknown_session session_busy
-                     session_finishing session_limit not_found io_error invalid_nar internal)a,
+                     session_finishing session_limit not_found io_error invalid_nar internal
+                     size_exceeded memory_limit truncated_input corrupt_input unknown_format
+                     dictionary_required dictionary_mismatch invalid_dictionary training_failed
+                     no_memory)a,
                   &{Atom.to_string(&1), &1}
                 )
 
