@@ -102,6 +102,13 @@ defmodule Chunker do
   ]
   @call_keys [:timeout, :pool]
 
+  @codecs [:zstd, :lz4, :xz, :bzip2, :none]
+  # Spec §4 `decompress`: the largest max_output a request may carry.
+  @max_output_limit_bytes 1024 * 1024 * 1024
+
+  @typedoc "A compression codec (spec §4, Compression)."
+  @type codec :: :zstd | :lz4 | :xz | :bzip2 | :none
+
   # A feed larger than this goes to the port in slices of this size (sub-binaries, no
   # copies), one per request, so no single frame nears the port's 64 MiB frame limit. It
   # is the size of a spool slot (see Chunker.Port), so every slice can skip the pipe.
@@ -271,6 +278,92 @@ defmodule Chunker do
   def hash(data, _algorithm, _opts), do: Options.invalid("data", "a binary", data)
 
   @doc """
+  Compresses `data` into one frame of `codec`: `:zstd` (default), `:lz4` (the lz4 frame
+  format), `:xz`, `:bzip2` or `:none`. The command-line tools of each codec read the
+  result.
+
+  Options: `:level` (zstd −131072..22, negative levels are its fast modes, default 3; lz4
+  1..12, default 1; xz 0..9, default 6; bzip2 1..9, default 9), `:dictionary` (zstd only:
+  a dictionary as `zstd --train` writes it; the frame then records its id and
+  decompresses only with it), `:timeout`, `:pool`. Inputs of 1 MiB or more are compressed
+  on the port's worker threads.
+
+      iex> {:ok, frame} = Chunker.compress(String.duplicate("nix ", 1000))
+      iex> byte_size(frame) < 100
+      true
+      iex> Chunker.decompress(frame)
+      {:ok, String.duplicate("nix ", 1000)}
+  """
+  @spec compress(binary, codec, [option | {:level, integer} | {:dictionary, binary}]) ::
+          {:ok, binary} | {:error, Error.t()}
+  def compress(data, codec \\ :zstd, opts \\ [])
+
+  def compress(data, codec, opts) when is_binary(data) and codec in @codecs do
+    with {:ok, {compression, call}} <- split_options(opts, [:level, :dictionary]),
+         :ok <- check_compression(compression),
+         {:ok, options} <- Options.validate(call, @call_keys),
+         {:ok, port} <- PortPool.pick(options.pool),
+         request =
+           Request.compress(
+             data,
+             Atom.to_string(codec),
+             compression[:level],
+             compression[:dictionary]
+           ),
+         {:ok, reply} <- Port.request(port, request, options.timeout) do
+      binary_result(reply)
+    end
+  end
+
+  def compress(data, codec, _opts) when is_binary(data),
+    do: Options.invalid("codec", "one of #{Enum.map_join(@codecs, ", ", &inspect/1)}", codec)
+
+  def compress(data, _codec, _opts), do: Options.invalid("data", "a binary", data)
+
+  @doc """
+  Decompresses one complete stream (several frames back to back are one stream).
+
+  Options: `:codec` (`:auto`, the default, tells the codec from the magic bytes; or one of
+  `:zstd`, `:lz4`, `:xz`, `:bzip2`, `:none`), `:max_output` (the most bytes it may
+  produce; default the port's frame limit, 64 MiB; at most 1 GiB), `:dictionary` (for zstd
+  frames made with one), `:timeout`, `:pool`.
+
+  Decompression never produces more than `:max_output`: a stream that would inflate past it
+  fails with `:size_exceeded`, so a small hostile input cannot make the port allocate
+  gigabytes. Other reasons: `:truncated_input`, `:corrupt_input`, `:unknown_format`,
+  `:dictionary_required`, `:dictionary_mismatch`, `:invalid_dictionary`, `:memory_limit`.
+
+      iex> {:ok, frame} = Chunker.compress(:binary.copy(<<0>>, 100_000), :xz)
+      iex> {:error, error} = Chunker.decompress(frame, max_output: 1000)
+      iex> error.reason
+      :size_exceeded
+      iex> Chunker.decompress("plain text", codec: :none)
+      {:ok, "plain text"}
+  """
+  @spec decompress(binary, [
+          option
+          | {:codec, codec | :auto}
+          | {:max_output, non_neg_integer}
+          | {:dictionary, binary}
+        ]) :: {:ok, binary} | {:error, Error.t()}
+  def decompress(data, opts \\ [])
+
+  def decompress(data, opts) when is_binary(data) do
+    with {:ok, {compression, call}} <- split_options(opts, [:codec, :max_output, :dictionary]),
+         :ok <- check_compression(compression),
+         {:ok, options} <- Options.validate(call, @call_keys),
+         {:ok, port} <- PortPool.pick(options.pool),
+         codec = Atom.to_string(Keyword.get(compression, :codec, :auto)),
+         request =
+           Request.decompress(data, codec, compression[:max_output], compression[:dictionary]),
+         {:ok, reply} <- Port.request(port, request, options.timeout) do
+      binary_result(reply)
+    end
+  end
+
+  def decompress(data, _opts), do: Options.invalid("data", "a binary", data)
+
+  @doc """
   Counters of every port in the pool, and their sums. Takes `:timeout` and `:pool`.
 
   The result has `:sessions` (open sessions), `:requests` (requests served), `:bytes_in`
@@ -352,6 +445,14 @@ defmodule Chunker do
   @doc "Like `chunk_file/2`, but raises `Chunker.Error`."
   @spec chunk_file!(Path.t(), [option]) :: [Chunk.t()]
   def chunk_file!(path, opts \\ []), do: unwrap!(chunk_file(path, opts))
+
+  @doc "Like `compress/3`, but raises `Chunker.Error`."
+  @spec compress!(binary, codec, keyword) :: binary
+  def compress!(data, codec \\ :zstd, opts \\ []), do: unwrap!(compress(data, codec, opts))
+
+  @doc "Like `decompress/2`, but raises `Chunker.Error`."
+  @spec decompress!(binary, keyword) :: binary
+  def decompress!(data, opts \\ []), do: unwrap!(decompress(data, opts))
 
   @doc "Like `hash/3`, but raises `Chunker.Error`."
   @spec hash!(binary, :sha256 | :blake3, [option]) :: <<_::256>>
@@ -467,6 +568,54 @@ defmodule Chunker do
 
   defp invalid_session(session),
     do: Options.invalid("session", "a session from Chunker.open/1", session)
+
+  # --- compression ----------------------------------------------------------------------
+
+  defp split_options(opts, keys) do
+    if Keyword.keyword?(opts),
+      do: {:ok, Keyword.split(opts, keys)},
+      else: Options.invalid("options", "a keyword list", opts)
+  end
+
+  defp check_compression(opts) do
+    Enum.reduce_while(opts, :ok, fn {key, value}, :ok ->
+      case check_compression(key, value) do
+        :ok -> {:cont, :ok}
+        error -> {:halt, error}
+      end
+    end)
+  end
+
+  defp check_compression(:level, value) when is_integer(value), do: :ok
+  defp check_compression(:level, value), do: Options.invalid("level", "an integer", value)
+  defp check_compression(:dictionary, value) when is_binary(value), do: :ok
+
+  defp check_compression(:dictionary, value),
+    do: Options.invalid("dictionary", "a binary (zstd dictionary bytes)", value)
+
+  defp check_compression(:codec, value) when value in [:auto | @codecs], do: :ok
+
+  defp check_compression(:codec, value),
+    do:
+      Options.invalid(
+        "codec",
+        "one of #{Enum.map_join([:auto | @codecs], ", ", &inspect/1)}",
+        value
+      )
+
+  defp check_compression(:max_output, value)
+       when is_integer(value) and value >= 0 and value <= @max_output_limit_bytes,
+       do: :ok
+
+  defp check_compression(:max_output, value),
+    do: Options.invalid("max_output", "an integer from 0 to #{@max_output_limit_bytes}", value)
+
+  defp binary_result(reply) do
+    case reply["data"] do
+      {:bin, data} -> {:ok, data}
+      other -> {:error, Error.new(:internal, "malformed reply: data is #{inspect(other)}")}
+    end
+  end
 
   defp unwrap!({:ok, value}), do: value
   defp unwrap!({:error, %Error{} = error}), do: raise(error)

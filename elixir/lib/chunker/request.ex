@@ -58,6 +58,25 @@ defmodule Chunker.Request do
   @spec stats() :: t
   def stats, do: {"stats", %{}}
 
+  @spec compress(binary, String.t(), integer | nil, binary | nil) :: t
+  def compress(data, codec, level, dictionary) do
+    {"compress",
+     %{"data" => {:bin, data}, "codec" => codec}
+     |> put_present("level", level)
+     |> put_present("dictionary", dictionary && {:bin, dictionary})}
+  end
+
+  @spec decompress(binary, String.t(), non_neg_integer | nil, binary | nil) :: t
+  def decompress(data, codec, max_output, dictionary) do
+    {"decompress",
+     %{"data" => {:bin, data}, "codec" => codec}
+     |> put_present("max_output", max_output)
+     |> put_present("dictionary", dictionary && {:bin, dictionary})}
+  end
+
+  defp put_present(args, _key, nil), do: args
+  defp put_present(args, key, value), do: Map.put(args, key, value)
+
   defp with_options(args, %Options{chunking: chunking}) when chunking == %{}, do: args
   defp with_options(args, %Options{chunking: chunking}), do: Map.put(args, "options", chunking)
 

@@ -122,6 +122,15 @@ defmodule Chunker.ProtocolVectorsTest do
       assert frame(14, Request.hash(text, :sha256)) == hex_of("request.hash.sha256")
       assert frame(15, Request.hash(text, :blake3)) == hex_of("request.hash.blake3")
       assert frame(16, Request.stats()) == hex_of("request.stats")
+
+      text = bin_value("request.compress", "data")
+      assert frame(32, Request.compress(text, "zstd", 3, nil)) == hex_of("request.compress")
+
+      zstd = bin_value("request.decompress", "data")
+
+      assert frame(33, Request.decompress(zstd, "auto", 1024, nil)) ==
+               hex_of("request.decompress")
+
       assert frame(9_007_199_254_740_991, Request.stats()) == hex_of("request.stats.largest_id")
     end
   end
