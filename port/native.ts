@@ -69,6 +69,19 @@ export interface NativeZstdDictionary {
   readonly size: number;
 }
 
+/** A decompression stream fed piece by piece (codecs.cc StreamDecoder). */
+export interface NativeStreamDecoder {
+  /**
+   * Decodes from the start of `input` on the thread pool until the output piece
+   * (`outputBytes`) is full, `input` is used up, or the stream ends (`done`, only with
+   * `atEnd`). `consumed` says how much of `input` was used; call again with the rest.
+   * Fails with size_exceeded once the stream would produce more than its `maxOutput`.
+   */
+  step(input: Uint8Array, atEnd: boolean, outputBytes: number): Promise<{ output: Buffer; consumed: number; done: boolean }>;
+  /** Bytes produced so far. */
+  readonly produced: number;
+}
+
 export interface NativeLevelRange {
   id: number;
   min: number;
@@ -87,6 +100,7 @@ export interface NativeLevelRange {
 export interface NativeCodecs {
   /** Throws `invalid_dictionary` when the bytes are not a zstd dictionary with an id. */
   ZstdDictionary: new (bytes: Uint8Array) => NativeZstdDictionary;
+  StreamDecoder: new (codec: NativeCodecId, maxOutput: number, dictionary: NativeZstdDictionary | null) => NativeStreamDecoder;
   compressSync(codec: NativeCodecId, level: number, data: Uint8Array, dictionary: NativeZstdDictionary | null): Buffer;
   compress(codec: NativeCodecId, level: number, data: Uint8Array, dictionary: NativeZstdDictionary | null): Promise<Buffer>;
   /** Never produces more than `maxOutput` bytes; more fails with `size_exceeded`. */

@@ -12,6 +12,7 @@
 #include <lzma.h>
 #include <zstd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -365,6 +366,183 @@ Napi::Value TrainDictionary(const Napi::CallbackInfo &info) {
   return promise;
 }
 
+// A decompression stream fed piece by piece (a compressed file read in pieces): each
+// step decodes on the thread pool into an output of at most `outputBytes`, and the whole
+// stream never produces more than `maxOutput` bytes (one more is size_exceeded).
+//
+// new StreamDecoder(codec, maxOutput, dictionary | null)
+// step(input, atEnd, outputBytes) -> Promise<{ output: Buffer, consumed: number, done: boolean }>
+//   Decodes from the start of `input` until the output piece is full, `input` is used up
+//   (then call again with the next piece), or the stream ends (`done`). One step at a time.
+class StreamDecoder : public Napi::ObjectWrap<StreamDecoder> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "StreamDecoder",
+                       {InstanceMethod<&StreamDecoder::Step>("step"),
+                        InstanceAccessor<&StreamDecoder::Produced>("produced")});
+  }
+
+  explicit StreamDecoder(const Napi::CallbackInfo &info) : Napi::ObjectWrap<StreamDecoder>(info) {
+    Napi::Env env = info.Env();
+    double max_output = 0;
+    codec_id codec = CODEC_NONE;
+    Napi::Object dict_object;
+    if (!GetCodec(info, 0, false, &codec) || !GetInt(info, 1, "maxOutput", 0, 9007199254740991.0, &max_output) ||
+        !GetDictionary(info, 2, &dict_object, &dict_)) {
+      return;
+    }
+    if (!dict_object.IsEmpty()) dictionary_ = Napi::Persistent(dict_object);
+    limit_ = static_cast<size_t>(max_output);
+    codec_ = codec;
+    decoder_ = codec_decoder_new();
+    codec_error error{};
+    if (decoder_ == nullptr) {
+      Fail(env, "no_memory", "cannot create a decoder");
+      return;
+    }
+    if (codec_decoder_begin(decoder_, codec, dict_, &error) != CODEC_OK) {
+      CodecError(env, error).ThrowAsJavaScriptException();
+    }
+  }
+
+  ~StreamDecoder() override { codec_decoder_free(decoder_); }
+
+  // Runs on the pool; touches only this object's decoder (busy_ keeps steps apart).
+  void Run(const uint8_t *in, size_t len, bool at_end, size_t piece, codec_output *out, size_t *consumed, int *done,
+           codec_error *error, codec_status *status) {
+    *status = CODEC_OK;
+    *done = 0;
+    const size_t room = limit_ - produced_;
+    const size_t cap = piece < room ? piece : room;
+    out->data = static_cast<uint8_t *>(std::malloc(cap > 0 ? cap : 1));
+    out->len = 0;
+    if (out->data == nullptr) {
+      *status = CODEC_NO_MEMORY;
+      snprintf(error->message, sizeof error->message, "cannot allocate %zu bytes", cap);
+      return;
+    }
+    size_t in_pos = 0;
+    for (;;) {
+      if (out->len == cap && cap == room) {
+        // At the stream's limit: it must end without one more byte.
+        uint8_t probe[1];
+        size_t probe_pos = 0;
+        *status = codec_decoder_step(decoder_, in, len, &in_pos, probe, sizeof probe, &probe_pos, at_end ? 1 : 0, done,
+                                     error);
+        if (*status == CODEC_OK && probe_pos > 0) {
+          *status = CODEC_SIZE_EXCEEDED;
+          snprintf(error->message, sizeof error->message, "%s: the output exceeds the limit of %zu bytes",
+                   codec_name(codec_), limit_);
+        }
+        break;
+      }
+      if (out->len == cap) break;  // a full piece; the caller comes back for more
+      *status = codec_decoder_step(decoder_, in, len, &in_pos, out->data, cap, &out->len, at_end ? 1 : 0, done, error);
+      if (*status != CODEC_OK || *done || out->len < cap) break;
+    }
+    *consumed = in_pos;
+    produced_ += out->len;
+  }
+
+  std::atomic<bool> busy{false};
+
+ private:
+  Napi::Value Step(const Napi::CallbackInfo &info);
+  Napi::Value Produced(const Napi::CallbackInfo &info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(produced_));
+  }
+
+  codec_decoder *decoder_ = nullptr;
+  codec_id codec_ = CODEC_NONE;
+  const codec_dict *dict_ = nullptr;
+  Napi::ObjectReference dictionary_;
+  size_t limit_ = 0;
+  size_t produced_ = 0;
+};
+
+class StepWorker : public Napi::AsyncWorker {
+ public:
+  StepWorker(Napi::Env env, StreamDecoder *decoder, Napi::Object self, Napi::Uint8Array input, bool at_end,
+             size_t piece)
+      : Napi::AsyncWorker(env, "chunker:codec-stream"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        decoder_(decoder),
+        at_end_(at_end),
+        piece_(piece) {
+    self_ = Napi::Persistent(self);
+    input_ = Napi::Persistent(input);
+    data_ = input.Data();
+    len_ = input.ByteLength();
+  }
+
+  ~StepWorker() override { std::free(output_.data); }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override { decoder_->Run(data_, len_, at_end_, piece_, &output_, &consumed_, &done_, &error_, &status_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    decoder_->busy = false;
+    if (status_ != CODEC_OK) {
+      error_.status = status_;
+      deferred_.Reject(CodecError(env, error_).Value());
+      return;
+    }
+    codec_output_fit_buffer(&output_);
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("output", OutputBuffer(env, &output_));
+    result.Set("consumed", Napi::Number::New(env, static_cast<double>(consumed_)));
+    result.Set("done", Napi::Boolean::New(env, done_ != 0));
+    deferred_.Resolve(result);
+  }
+
+  void OnError(const Napi::Error &error) override {
+    decoder_->busy = false;
+    deferred_.Reject(error.Value());
+  }
+
+ private:
+  static void codec_output_fit_buffer(codec_output *out) {
+    if (out->data == nullptr) return;
+    if (uint8_t *fitted = static_cast<uint8_t *>(std::realloc(out->data, out->len > 0 ? out->len : 1))) out->data = fitted;
+  }
+
+  Napi::Promise::Deferred deferred_;
+  StreamDecoder *decoder_;
+  Napi::ObjectReference self_;
+  Napi::Reference<Napi::Uint8Array> input_;
+  const uint8_t *data_ = nullptr;
+  size_t len_ = 0;
+  bool at_end_;
+  size_t piece_;
+  codec_output output_{nullptr, 0};
+  size_t consumed_ = 0;
+  int done_ = 0;
+  codec_error error_{};
+  codec_status status_ = CODEC_OK;
+};
+
+Napi::Value StreamDecoder::Step(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Uint8Array input;
+  double piece = 0;
+  if (!GetBytes(info, 0, "input", &input) || !GetInt(info, 2, "outputBytes", 1, 1 << 30, &piece)) {
+    return env.Undefined();
+  }
+  bool expected = false;
+  if (!busy.compare_exchange_strong(expected, true)) {
+    Fail(env, "invalid_argument", "a step of this stream is still running");
+    return env.Undefined();
+  }
+  const bool at_end = info.Length() > 1 && info[1].ToBoolean().Value();
+  auto *worker = new StepWorker(env, this, info.This().As<Napi::Object>(), input, at_end, static_cast<size_t>(piece));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 // detect(data) -> codec id, or the id of auto when no magic bytes match
 Napi::Value Detect(const Napi::CallbackInfo &info) {
   Napi::Uint8Array data;
@@ -402,6 +580,7 @@ Napi::Object Versions(Napi::Env env) {
 void RegisterCodecs(Napi::Env env, Napi::Object exports) {
   Napi::Object codecs = Napi::Object::New(env);
   codecs.Set("ZstdDictionary", ZstdDictionary::Define(env));
+  codecs.Set("StreamDecoder", StreamDecoder::Define(env));
   codecs.Set("compressSync", Napi::Function::New(env, CompressSync));
   codecs.Set("compress", Napi::Function::New(env, Compress));
   codecs.Set("decompressSync", Napi::Function::New(env, DecompressSync));

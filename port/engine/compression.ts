@@ -51,6 +51,18 @@ export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024 * 1024;
 export const MAX_OUTPUT_LIMIT_BYTES = bufferConstants.MAX_LENGTH;
 
 /**
+ * Default limit of a streamed decompression (DecompressingStream: compressed NARs given to
+ * chunk_file or the CLI). Its output is consumed piece by piece, so memory stays at a few
+ * pieces whatever the limit; the limit bounds the work a bomb can cause, and 64 GiB is
+ * above any NAR a binary cache serves.
+ */
+export const DEFAULT_STREAM_MAX_OUTPUT_BYTES = 64 * 1024 * 1024 * 1024;
+/** Largest output piece a DecompressingStream yields. */
+export const STREAM_PIECE_BYTES = 4 * 1024 * 1024;
+/** Input bytes gathered before `auto` decides the format (enough for every magic number). */
+const DETECT_BYTES = 64;
+
+/**
  * Inputs of at least this many bytes are (de)compressed off the calling thread. Below it a
  * call takes around a millisecond or less at zstd's default level, less than the cost of
  * a round trip through the thread pool would save.
@@ -175,6 +187,99 @@ export function detectCodec(data: Uint8Array): Exclude<CompressionCodec, 'none'>
   const id = nativeCodecs.detect(data);
   const name = COMPRESSION_CODECS.find((codec) => NativeCodecId[codec] === id);
   return name === undefined || name === 'none' ? null : name;
+}
+
+export interface StreamOptions {
+  /** Default auto. */
+  codec?: DecompressionCodec;
+  /** Default DEFAULT_STREAM_MAX_OUTPUT_BYTES (64 GiB). */
+  maxOutputBytes?: number;
+  dictionary?: CompressionDictionary;
+  /** With auto: input of no known format passes through as plain bytes instead of failing. */
+  plainWhenUnknown?: boolean;
+  /** Largest piece yielded; default STREAM_PIECE_BYTES. */
+  pieceBytes?: number;
+}
+
+/**
+ * Decompresses a stream that arrives in pieces (a compressed NAR read from a file or
+ * stdin), yielding the output in pieces of at most `pieceBytes` as it is produced. Each
+ * step runs on libuv's thread pool; memory stays at a few pieces plus the decoder's
+ * state. The same errors as `decompress`; size_exceeded once the whole stream would
+ * produce more than `maxOutputBytes`. `codec` tells, once iteration has begun, which codec
+ * was used (`none` for plain input passed through).
+ */
+export class DecompressingStream implements AsyncIterable<Uint8Array> {
+  codec: CompressionCodec | null = null;
+  readonly #source: AsyncIterable<Uint8Array>;
+  readonly #call: DecompressCall & { requested: DecompressionCodec };
+  readonly #plainWhenUnknown: boolean;
+  readonly #pieceBytes: number;
+
+  constructor(source: AsyncIterable<Uint8Array>, options: StreamOptions = {}) {
+    const requested = options.codec ?? 'auto';
+    const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_STREAM_MAX_OUTPUT_BYTES;
+    if (!Number.isSafeInteger(maxOutputBytes) || maxOutputBytes < 0) {
+      throw invalidParameter('maxOutputBytes', 'a non-negative integer', options.maxOutputBytes);
+    }
+    const call = decompressCall(new Uint8Array(0), { codec: requested, dictionary: options.dictionary });
+    this.#call = { ...call, maxOutputBytes, requested };
+    this.#source = source;
+    this.#plainWhenUnknown = options.plainWhenUnknown ?? false;
+    this.#pieceBytes = options.pieceBytes ?? STREAM_PIECE_BYTES;
+    if (!Number.isSafeInteger(this.#pieceBytes) || this.#pieceBytes < 1 || this.#pieceBytes > 1 << 30) {
+      throw invalidParameter('pieceBytes', 'an integer from 1 to 2^30', options.pieceBytes);
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    const iterator = this.#source[Symbol.asyncIterator]();
+    const pull = async (): Promise<Uint8Array | null> => {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done === true) return null;
+        if (next.value.length > 0) return next.value;
+      }
+    };
+    let current = await pull();
+    let codec = this.#call.requested;
+    if (codec === 'auto') {
+      // Gather enough bytes to see past skippable frames' headers, then decide.
+      const head: Uint8Array[] = [];
+      let headBytes = 0;
+      while (current !== null && headBytes + current.length < DETECT_BYTES) {
+        head.push(current);
+        headBytes += current.length;
+        current = await pull();
+      }
+      if (current !== null) head.push(current);
+      current = head.length > 0 ? Buffer.concat(head) : null;
+      const found = detectCodec(current ?? new Uint8Array(0));
+      if (found === null && !this.#plainWhenUnknown) {
+        throw new ChunkerError('unknown_format', 'auto: the input starts with no known magic bytes (zstd, lz4 frame, xz, bzip2)');
+      }
+      codec = found ?? 'none';
+    }
+    this.codec = codec as CompressionCodec;
+    const decoder = callNative(
+      () => new nativeCodecs.StreamDecoder(NativeCodecId[codec as CompressionCodec], this.#call.maxOutputBytes, this.#call.dictionary),
+    );
+    // An empty stream still goes through the decoder, which says what that means.
+    let piece: Uint8Array = current ?? new Uint8Array(0);
+    for (;;) {
+      const next: Uint8Array | null = piece.length === 0 ? null : await pull();
+      const atEnd = next === null;
+      let offset = 0;
+      for (;;) {
+        const { output, consumed, done } = await settleNative(decoder.step(piece.subarray(offset), atEnd, this.#pieceBytes));
+        offset += consumed;
+        if (output.length > 0) yield output;
+        if (done) return;
+        if (offset >= piece.length && output.length < this.#pieceBytes && !atEnd) break;
+      }
+      piece = next!;
+    }
+  }
 }
 
 export interface TrainOptions {

@@ -10,12 +10,20 @@ import { open } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { feed, finish, openSession, resume, type Chunk, type SessionState, type StepResult } from '../engine/chunk-session.js';
+import {
+  DECOMPRESSION_CODECS,
+  DEFAULT_STREAM_MAX_OUTPUT_BYTES,
+  DecompressingStream,
+  type DecompressionCodec,
+} from '../engine/compression.js';
 import { ChunkerError, invalidParameter } from '../errors.js';
 import {
   encodeChunkList,
   plainView,
   readBudget,
   readChunkingOptions,
+  readOptionalString,
+  readOptionalUint,
   readString,
   type Budget,
   type Message,
@@ -87,10 +95,54 @@ async function chunkOpenFile(
   }
 }
 
+/** The file in pieces of FILE_READ_BYTES, each a fresh buffer (the decoder reads them off-thread). */
+async function* filePieces(handle: FileHandle, path: string, counted: { bytes: number }): AsyncGenerator<Uint8Array> {
+  for (;;) {
+    const buffer = Buffer.allocUnsafeSlow(FILE_READ_BYTES);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await handle.read(buffer, 0, FILE_READ_BYTES, null));
+    } catch (error) {
+      throw fileError(error, path);
+    }
+    if (bytesRead === 0) return;
+    counted.bytes += bytesRead;
+    yield buffer.subarray(0, bytesRead);
+  }
+}
+
+/** A compressed file (`compression` other than none): decompressed as it is read, then chunked. */
+async function chunkCompressedFile(
+  handle: FileHandle,
+  path: string,
+  state: SessionState,
+  budget: Budget,
+  now: Clock,
+  codec: DecompressionCodec,
+  maxOutputBytes: number,
+): Promise<{ chunks: Chunk[]; size: number; compressedSize: number; codec: string }> {
+  const chunks: Chunk[] = [];
+  const read = { bytes: 0 };
+  const stream = new DecompressingStream(filePieces(handle, path, read), { codec, maxOutputBytes, plainWhenUnknown: codec === 'auto' });
+  let size = 0;
+  for await (const piece of stream) {
+    const bytes = plainView(piece);
+    size += bytes.length;
+    state = await scanYielding(state, (s, slice) => feed(s, bytes, slice), budget, now, chunks);
+  }
+  await scanYielding(state, finish, budget, now, chunks);
+  return { chunks, size, compressedSize: read.bytes, codec: stream.codec ?? 'none' };
+}
+
 export async function chunkFileOp(request: Request, context: PortContext): Promise<Message> {
   const path = readString(request.args, 'path');
   if (!isAbsolute(path)) throw invalidParameter('path', 'an absolute path', path);
   const budget = readBudget(request.args, context.defaultBudget);
+  const compression = readOptionalString(request.args, 'compression') ?? 'none';
+  if (!DECOMPRESSION_CODECS.includes(compression as DecompressionCodec)) {
+    throw invalidParameter('compression', DECOMPRESSION_CODECS.join(' | '), compression);
+  }
+  const maxOutputBytes = readOptionalUint(request.args, 'max_output') ?? DEFAULT_STREAM_MAX_OUTPUT_BYTES;
   // Opening the session validates the options before the file is touched.
   const state = openSession(readChunkingOptions(request.args));
   let handle: FileHandle;
@@ -100,6 +152,17 @@ export async function chunkFileOp(request: Request, context: PortContext): Promi
     throw fileError(error, path);
   }
   try {
+    if (compression !== 'none') {
+      const result = await chunkCompressedFile(handle, path, state, budget, context.now, compression as DecompressionCodec, maxOutputBytes);
+      context.counters.bytesIn += result.size;
+      context.counters.chunksOut += result.chunks.length;
+      return {
+        chunks: encodeChunkList(result.chunks, 0, state.options.hash !== 'none'),
+        size: result.size,
+        compressed_size: result.compressedSize,
+        codec: result.codec,
+      };
+    }
     const { chunks, size } = await chunkOpenFile(handle, path, state, budget, context.now);
     context.counters.bytesIn += size;
     context.counters.chunksOut += chunks.length;

@@ -228,6 +228,37 @@ describe('decompression bombs (1 GiB of zeros) in a child process', () => {
     });
   }
 
+  it('streamed decompression (DecompressingStream into the chunker) gets through all 1 GiB with a small peak RSS', () => {
+    const root = join(REPO_ROOT, 'dist', 'port', 'engine');
+    const script = `
+      import { createReadStream } from 'node:fs';
+      const { DecompressingStream } = await import(${JSON.stringify(join(root, 'compression.js'))});
+      const { chunkStream } = await import(${JSON.stringify(join(root, 'chunk-stream.js'))});
+      const source = new DecompressingStream(createReadStream(${JSON.stringify(bombs.get('zstd')!)}));
+      let bytes = 0, chunks = 0;
+      for await (const list of chunkStream(source, { hash: 'none' })) for (const chunk of list) { bytes += chunk.length; chunks++; }
+      process.stdout.write(JSON.stringify({ bytes, chunks, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+    `;
+    const command = [process.execPath, '--input-type=module', '-e', script];
+    const result = spawnSync('sh', ['-c', '"$0" "$@"; exit $?', ...command], { encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+    const { bytes, chunks, maxRssBytes } = JSON.parse(result.stdout) as { bytes: number; chunks: number; maxRssBytes: number };
+    process.stderr.write(`streamed zstd bomb: ${bytes} bytes in ${chunks} chunks, peak RSS ${(maxRssBytes / MiB).toFixed(1)} MiB\n`);
+    expect(bytes).toBe(GiB);
+    expect(chunks).toBe(GiB / (256 * 1024));
+    expect(maxRssBytes).toBeLessThan(RSS_CEILING_BYTES);
+  });
+
+  it('chunk_file refuses a bomb past max_output with size_exceeded', async () => {
+    const port = PortClient.start();
+    try {
+      const refused = await port.request('chunk_file', { path: bombs.get('xz')!, compression: 'auto', max_output: 64 * MiB });
+      expect(refused.error).toMatchObject({ code: 'size_exceeded' });
+    } finally {
+      port.stop();
+    }
+  });
+
   it('the CLI refuses a bomb with chunker: size_exceeded and exit status 1', () => {
     const result = runCli(['decompress', bombs.get('zstd')!, '--max-output', '16M']);
     expect(result.status).toBe(1);
@@ -288,6 +319,38 @@ describe('chunker compress / decompress / dict train', () => {
     expect(result.stdoutBytes.length).toBeLessThanOrEqual(4096);
     expect(result.stderr).toMatch(/^dictionary id \d+, \d+ bytes, from \d+ samples\n$/);
     expect(readFileSync(file).length).toBeGreaterThan(0);
+  });
+});
+
+describe('compressed NAR input', () => {
+  it('chunk_file of a .nar.zst / .nar.xz / .nar.bz2 / .nar.lz4 gives exactly the chunks of the plain NAR', async () => {
+    const plainPath = join(work, 'large.nar');
+    writeFileSync(plainPath, largeNar);
+    const port = PortClient.start();
+    try {
+      const plain = await port.ok('chunk_file', { path: plainPath });
+      expect(plain.size).toBe(largeNar.length);
+      const passedThrough = await port.ok('chunk_file', { path: plainPath, compression: 'auto' });
+      expect(passedThrough).toMatchObject({ chunks: plain.chunks, size: largeNar.length, codec: 'none' });
+      for (const codec of CODECS) {
+        const path = join(work, `large.nar.${codec}`);
+        writeFileSync(path, tool(TOOLS[codec].compress, largeNar));
+        for (const compression of ['auto', codec]) {
+          const reply = await port.ok('chunk_file', { path, compression });
+          expect(reply.chunks, `${codec} as ${compression}`).toEqual(plain.chunks);
+          expect(reply).toMatchObject({ size: largeNar.length, compressed_size: statSync(path).size, codec });
+        }
+        const cli = runCli(['chunk', path, '--decompress', 'auto', '--json']);
+        expect(cli.status, cli.stderr).toBe(0);
+        expect(cli.stdout).toBe(runCli(['chunk', plainPath, '--json']).stdout);
+      }
+      const wrong = await port.request('chunk_file', { path: join(work, 'large.nar.xz'), compression: 'zstd' });
+      expect(wrong.error).toMatchObject({ code: 'corrupt_input' });
+      const bad = await port.request('chunk_file', { path: plainPath, compression: 'gzip' });
+      expect(bad.error).toMatchObject({ code: 'invalid_argument' });
+    } finally {
+      port.stop();
+    }
   });
 });
 
