@@ -239,13 +239,26 @@ defmodule Chunker do
 
   The port reads and chunks in bounded steps and stays responsive meanwhile, but the call
   returns when the whole file is done: give a large file a large `:timeout`.
+
+  A compressed NAR (`.nar.xz`, `.nar.zst`, `.nar.bz2`, `.nar.lz4`) is chunked as the NAR it
+  holds with `compression: :auto` (the codec told from the magic bytes; a plain file is
+  chunked as it is) or `compression: codec`: the port decompresses it in bounded pieces
+  as it reads, and the chunks are exactly those of the plain NAR. `:max_output` bounds the
+  decompressed size (default 64 GiB; past it the call fails with `:size_exceeded`).
   """
-  @spec chunk_file(Path.t(), [option]) :: {:ok, [Chunk.t()]} | {:error, Error.t()}
+  @spec chunk_file(Path.t(), [
+          option
+          | {:compression, codec | :auto}
+          | {:max_output, non_neg_integer}
+        ]) :: {:ok, [Chunk.t()]} | {:error, Error.t()}
   def chunk_file(path, opts \\ []) do
     with {:ok, path} <- absolute_path(path),
-         {:ok, options} <- Options.validate(opts, @session_keys),
+         {:ok, {compression, rest}} <- split_options(opts, [:compression, :max_output]),
+         :ok <- check_file_compression(compression),
+         {:ok, options} <- Options.validate(rest, @session_keys),
          {:ok, port} <- PortPool.pick(options.pool),
-         {:ok, reply} <- Port.request(port, Request.chunk_file(path, options), options.timeout) do
+         request = Request.chunk_file(path, options, compression),
+         {:ok, reply} <- Port.request(port, request, options.timeout) do
       ChunkList.from_wire(reply["chunks"])
     end
   end
@@ -575,6 +588,23 @@ defmodule Chunker do
     if Keyword.keyword?(opts),
       do: {:ok, Keyword.split(opts, keys)},
       else: Options.invalid("options", "a keyword list", opts)
+  end
+
+  defp check_file_compression(opts) do
+    Enum.reduce_while(opts, :ok, fn
+      {:compression, codec}, :ok when codec in [:auto | @codecs] ->
+        {:cont, :ok}
+
+      {:compression, codec}, :ok ->
+        all = Enum.map_join([:auto | @codecs], ", ", &inspect/1)
+        {:halt, Options.invalid("compression", "one of #{all}", codec)}
+
+      {:max_output, value}, :ok when is_integer(value) and value >= 0 ->
+        {:cont, :ok}
+
+      {:max_output, value}, :ok ->
+        {:halt, Options.invalid("max_output", "a non-negative integer", value)}
+    end)
   end
 
   defp check_compression(opts) do

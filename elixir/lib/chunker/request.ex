@@ -47,9 +47,20 @@ defmodule Chunker.Request do
   def chunk(data, %Options{} = options),
     do: {"chunk", with_options(%{"data" => {:bin, data}}, options)}
 
-  @spec chunk_file(String.t(), Options.t()) :: t
-  def chunk_file(path, %Options{} = options),
-    do: {"chunk_file", %{"path" => path} |> with_options(options) |> with_budget(options)}
+  @spec chunk_file(String.t(), Options.t(), keyword) :: t
+  def chunk_file(path, %Options{} = options, compression \\ []) do
+    args =
+      %{"path" => path}
+      |> with_options(options)
+      |> with_budget(options)
+      |> put_present(
+        "compression",
+        compression[:compression] && Atom.to_string(compression[:compression])
+      )
+      |> put_present("max_output", compression[:max_output])
+
+    {"chunk_file", args}
+  end
 
   @spec hash(binary, :sha256 | :blake3) :: t
   def hash(data, :sha256), do: {"hash", %{"data" => {:bin, data}}}

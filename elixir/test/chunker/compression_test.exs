@@ -107,6 +107,31 @@ defmodule Chunker.CompressionTest do
              Chunker.compress(chunk, :zstd, dictionary: "not a dictionary")
   end
 
+  test "chunk_file of a compressed file gives the chunks of the plain file", %{tmp_dir: dir} do
+    plain = Path.join(dir, "plain.nar")
+    File.write!(plain, :binary.copy(data(), 20))
+    {:ok, expected} = Chunker.chunk_file(plain, preset: :small)
+    assert {:ok, ^expected} = Chunker.chunk_file(plain, preset: :small, compression: :auto)
+
+    for codec <- @codecs do
+      packed = Path.join(dir, "plain.nar.#{codec}")
+      File.write!(packed, tool(codec, :compress, File.read!(plain), dir))
+      assert {:ok, ^expected} = Chunker.chunk_file(packed, preset: :small, compression: :auto)
+      assert {:ok, ^expected} = Chunker.chunk_file(packed, preset: :small, compression: codec)
+    end
+
+    assert {:error, %Error{reason: :size_exceeded}} =
+             Chunker.chunk_file(Path.join(dir, "plain.nar.xz"),
+               compression: :auto,
+               max_output: 1000
+             )
+
+    assert {:error, %Error{reason: :invalid_argument, message: message}} =
+             Chunker.chunk_file(plain, compression: :gzip)
+
+    assert message =~ "for compression but received :gzip"
+  end
+
   test "bad arguments are named before anything is sent" do
     for {call, message} <- [
           {fn -> Chunker.compress(data(), :gzip) end, "for codec but received :gzip"},
