@@ -2,6 +2,8 @@ defmodule Chunker.PortTest do
   # Chunker.Port and Chunker.PortPool with real port programs: sharing, crashes, timeouts.
   use ExUnit.Case, async: true
 
+  import Chunker.Test.Eventually
+
   import ExUnit.CaptureLog
 
   alias Chunker.{Error, PortPool}
@@ -233,23 +235,5 @@ defmodule Chunker.PortTest do
 
     # Three hashes each, plus the second stats request.
     assert Enum.zip_with(later, before, &(&1.requests - &2.requests)) == [4, 4, 4]
-  end
-
-  # Waits for a condition that no message announces (another process's state), re-checking
-  # every few milliseconds for at most a second.
-  defp eventually(check, deadline \\ System.monotonic_time(:millisecond) + 1_000) do
-    cond do
-      check.() ->
-        true
-
-      System.monotonic_time(:millisecond) > deadline ->
-        false
-
-      true ->
-        receive do
-        after
-          5 -> eventually(check, deadline)
-        end
-    end
   end
 end

@@ -5,6 +5,8 @@ defmodule Chunker.SpoolTest do
   # BEAM is left must not see another test's file during its brief life.
   use ExUnit.Case, async: false
 
+  import Chunker.Test.Eventually
+
   import ExUnit.CaptureLog
 
   alias Chunker.{Error, PortPool}
@@ -184,20 +186,4 @@ defmodule Chunker.SpoolTest do
   end
 
   defp spool_files, do: Path.wildcard("/dev/shm/chunker-#{System.pid()}-*")
-
-  defp eventually(check, deadline \\ System.monotonic_time(:millisecond) + 2_000) do
-    cond do
-      check.() ->
-        true
-
-      System.monotonic_time(:millisecond) > deadline ->
-        false
-
-      true ->
-        receive do
-        after
-          5 -> eventually(check, deadline)
-        end
-    end
-  end
 end

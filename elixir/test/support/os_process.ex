@@ -11,30 +11,10 @@ defmodule Chunker.Test.OSProcess do
     end
   end
 
-  @doc """
-  Waits until the program has exited or `timeout_ms` passed; returns whether it exited.
-  An exiting process gives no message to wait for, so this re-checks every few ms.
-  """
-  def await_exit(os_pid, timeout_ms \\ 2_000) do
-    deadline = System.monotonic_time(:millisecond) + timeout_ms
-    await_exit_until(os_pid, deadline)
-  end
-
-  defp await_exit_until(os_pid, deadline) do
-    cond do
-      not port_program_running?(os_pid) ->
-        true
-
-      System.monotonic_time(:millisecond) > deadline ->
-        false
-
-      true ->
-        receive do
-        after
-          10 -> await_exit_until(os_pid, deadline)
-        end
-    end
-  end
+  @doc "Waits until the program has exited or `timeout_ms` passed; returns whether it exited."
+  def await_exit(os_pid, timeout_ms \\ 2_000),
+    do:
+      Chunker.Test.Eventually.eventually(fn -> not port_program_running?(os_pid) end, timeout_ms)
 
   def kill(os_pid, signal \\ "KILL") do
     {_, 0} = System.cmd("kill", ["-#{signal}", Integer.to_string(os_pid)])
