@@ -1,8 +1,8 @@
 /**
- * `npm run bench`: throughput, per-chunk overhead, peers and dedup on the real NAR corpus
+ * `npm run bench`: throughput, per-chunk overhead, peers, dedup, Elixir and compression on the real NAR corpus
  * (bench/corpus.ts). Writes bench/results/latest.json and prints a short table.
  *
- *   node --expose-gc dist/bench/run.js [--quick] [--only scan,hash,chunkhash,overhead,peers,dedup,elixir] [--passes N]
+ *   node --expose-gc dist/bench/run.js [--quick] [--only scan,hash,chunkhash,overhead,peers,dedup,elixir,compression] [--passes N]
  *
  * --quick uses about 200 MB of the corpus (whole NARs, smallest first) and one pass.
  */
@@ -21,10 +21,11 @@ import { packageRoot, ratio, renderTable, writeJson, type Row } from './report.j
 import { measureThroughput, throughputVariants, type ThroughputFigure, type ThroughputGroup } from './throughput.js';
 import { busyShare } from './machine.js';
 import { FEED_PIECE_BYTES, measureElixir, type ElixirFigures, type LatencyFigure } from './elixir-section.js';
+import { measureCompression, PIECE_BYTES as COMPRESSION_PIECE_BYTES, ZSTD_LEVEL, type CompressionFigures } from './compression-section.js';
 import { garbageCollectionExposed, nowSeconds } from './timing.js';
 import { formatBytes, formatRate, MIB } from './units.js';
 
-const SECTIONS = ['scan', 'hash', 'chunkhash', 'overhead', 'peers', 'dedup', 'elixir'] as const;
+const SECTIONS = ['scan', 'hash', 'chunkhash', 'overhead', 'peers', 'dedup', 'elixir', 'compression'] as const;
 type Section = (typeof SECTIONS)[number];
 const QUICK_BYTES = 200e6;
 const PEER_REPS = 3;
@@ -42,6 +43,9 @@ const TARGET_PER_CHUNK_MICROS = 1;
 const TARGET_ELIXIR_FEED_RATIO = 0.7;
 const TARGET_ELIXIR_CHUNK_FILE_RATIO = 0.9;
 const TARGET_INGEST_P99_MICROS = 1000;
+const TARGET_ZSTD_VS_CLI = 0.95;
+/** Largest relative difference of our zstd's ratio from the CLI's at the same level. */
+const TARGET_ZSTD_RATIO_TOLERANCE = 0.01;
 /** Warn when other work takes more than this share of all CPUs (a third of a core on two). */
 const BUSY_WARNING_SHARE = 0.15;
 
@@ -171,12 +175,24 @@ async function main(): Promise<void> {
     if (elixir.error !== null) step(`elixir section skipped: ${elixir.error}`);
   }
 
+  let compression: CompressionFigures | null = null;
+  if (args.only.has('compression')) {
+    step(`compression: zstd -${ZSTD_LEVEL}, the engine against the zstd CLI and @mongodb-js/zstd (best of ${args.passes})`);
+    compression = await measureCompression(v1Files, args.quick, args.passes, allocatePieceBuffer(COMPRESSION_PIECE_BYTES));
+    if (compression.cliError !== null) step(`zstd CLI: ${compression.cliError}`);
+  }
+
   const maxRssBytes = process.resourceUsage().maxRSS * 1024;
   const openssl = peers.find((peer) => peer.name.startsWith('openssl'));
   const b3sum = peers.find((peer) => peer.name.startsWith('b3sum'));
   const ours = (name: string) => fromFile.find((entry) => entry.name === name);
   const scanDefault = figure(throughput, 'scan.native.default');
   const chunkSha256FromFile = ours('chunk+sha256 from file');
+  const zstdCli = compression?.wholeNar.cli ?? null;
+  const zstdOurs = compression?.wholeNar.ours ?? null;
+  const zstdSpeed = zstdOurs && zstdCli ? zstdOurs.megabytesPerSecond / zstdCli.megabytesPerSecond : null;
+  const zstdRatioOff = zstdOurs && zstdCli ? Math.abs(zstdOurs.ratio / zstdCli.ratio - 1) : null;
+  const perChunk = compression?.perChunk ?? null;
   const targets = [
     {
       name: 'cut-point scan (native, default preset) ≥ 1.5 GB/s',
@@ -217,6 +233,18 @@ async function main(): Promise<void> {
       unit: 'µs',
       met: elixir?.latency?.ingest.p99_us === undefined ? null : elixir.latency.ingest.p99_us < TARGET_INGEST_P99_MICROS,
     },
+    {
+      name: 'native zstd -3 ≥ 0.95 × zstd CLI speed (ratio within ±1%)',
+      measured: zstdSpeed,
+      unit: '× zstd CLI',
+      met: zstdSpeed === null || zstdRatioOff === null ? null : zstdSpeed >= TARGET_ZSTD_VS_CLI && zstdRatioOff <= TARGET_ZSTD_RATIO_TOLERANCE,
+    },
+    {
+      name: 'native zstd per chunk faster than @mongodb-js/zstd',
+      measured: perChunk ? perChunk.ours.megabytesPerSecond / perChunk.mongodb.megabytesPerSecond : null,
+      unit: '× @mongodb-js/zstd',
+      met: perChunk ? perChunk.ours.megabytesPerSecond > perChunk.mongodb.megabytesPerSecond : null,
+    },
   ];
 
   const results = {
@@ -250,6 +278,7 @@ async function main(): Promise<void> {
     peers: { ours: fromFile, tools: peers },
     dedup,
     elixir,
+    compression,
     targets,
     memory: { maxRssBytes },
     durationSeconds: nowSeconds() - startedAt,
@@ -258,7 +287,7 @@ async function main(): Promise<void> {
   writeJson(resultsPath, results);
 
   const busyAtEnd = results.machine.busyShareAtEnd;
-  printSummary({ trees, v1Bytes, v2Bytes, v1Tool: manifest.v1Tool, passes: args.passes, throughput, fromFile, openssl, b3sum, overhead, dedup, elixir, targets, maxRssBytes });
+  printSummary({ trees, v1Bytes, v2Bytes, v1Tool: manifest.v1Tool, passes: args.passes, throughput, fromFile, openssl, b3sum, overhead, dedup, elixir, compression, targets, maxRssBytes });
   const busiest = Math.max(busyAtStart ?? 0, busyAtEnd ?? 0);
   if (busiest > BUSY_WARNING_SHARE) {
     console.log(`\nNote: other work kept the CPUs up to ${(busiest * 100).toFixed(0)}% busy around this run; figures are likely low (rerun on a quiet machine).`);
@@ -279,6 +308,7 @@ interface Summary {
   overhead: OverheadFigures | null;
   dedup: readonly PresetDedup[];
   elixir: ElixirFigures | null;
+  compression: CompressionFigures | null;
   targets: readonly { name: string; measured: number | null; unit: string; met: boolean | null }[];
   maxRssBytes: number;
 }
@@ -407,6 +437,36 @@ function printSummary(summary: Summary): void {
         ],
       ),
     );
+  }
+
+  const { compression } = summary;
+  if (compression !== null) {
+    const { wholeNar, perChunk, decompress } = compression;
+    const codecRow = (figure: { name: string; megabytesPerSecond: number; ratio: number }, peer: { megabytesPerSecond: number } | null): Row => [
+      figure.name,
+      formatRate(figure.megabytesPerSecond),
+      figure.ratio.toFixed(4),
+      peer === null ? '' : ratio(figure.megabytesPerSecond, peer.megabytesPerSecond),
+    ];
+    const cliName = compression.cliVersion === null ? 'zstd CLI' : compression.cliVersion.replace(/^\*+\s*|\s*\*+$/g, '');
+    console.log(
+      `\nCompression, zstd level ${ZSTD_LEVEL} on one core (libzstd ${compression.libzstd}; CLI: ${compression.cliError ?? cliName}); ` +
+        `ratio = compressed / original, "vs" = MB/s against the row's peer`,
+    );
+    console.log(`Whole NARs: ${wholeNar.files.length} smallest, ${formatBytes(wholeNar.bytes)}, reads excluded (the CLI reads its file in the timed process)`);
+    console.log(
+      renderTable(
+        ['what', 'MB/s', 'ratio', 'vs CLI'],
+        [
+          codecRow(wholeNar.ours, wholeNar.cli),
+          ...(wholeNar.cli === null ? [] : [codecRow(wholeNar.cli, null)]),
+          codecRow(wholeNar.mongodb, wholeNar.cli),
+          ['engine decompress() of the engine\'s frames', formatRate(decompress.megabytesPerSecond), '', ''],
+        ],
+      ),
+    );
+    console.log(`Per chunk: the first ${formatBytes(perChunk.bytes)} of the corpus, default preset, ${perChunk.chunks} chunks of ${formatBytes(perChunk.meanChunkBytes)} on average`);
+    console.log(renderTable(['what', 'MB/s', 'ratio', 'vs @mongodb-js'], [codecRow(perChunk.ours, perChunk.mongodb), codecRow(perChunk.mongodb, null)]));
   }
 
   console.log('\nTargets');
