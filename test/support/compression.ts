@@ -1,6 +1,4 @@
 /** Inputs and helpers shared by the compression tests. */
-import { expect } from 'vitest';
-import type { ChunkerError } from '../../port/errors.js';
 import { seededBytes, structuredBytes } from './random-bytes.js';
 
 /** Levels worth covering per codec: the extremes and the default. */
@@ -37,23 +35,4 @@ export function mixedBytes(length: number, seed: number): Uint8Array {
   const out = structuredBytes(length, seed);
   out.set(seededBytes(Math.floor(length / 4), seed + 1), Math.floor(length / 2));
   return out;
-}
-
-/** Runs `run` and returns the ChunkerError it threw (fails the test when it throws none). */
-export function errorOf(run: () => unknown): ChunkerError {
-  try {
-    run();
-  } catch (error) {
-    return error as ChunkerError;
-  }
-  expect.fail('expected an error');
-}
-
-export async function rejectionOf(run: () => Promise<unknown>): Promise<ChunkerError> {
-  try {
-    await run();
-  } catch (error) {
-    return error as ChunkerError;
-  }
-  expect.fail('expected a rejection');
 }

@@ -1,18 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ChunkerError } from '../../port/errors.js';
 import { chunkBatch, chunkBuffer, feed, finish, openSession, resume } from '../../port/engine/chunk-session.js';
 import type { ChunkingOptions } from '../../port/engine/chunking-options.js';
+import { chunkerErrorOf } from '../support/chunker-error.js';
 
 function expectError(action: () => unknown, code: string, pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    action();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(ChunkerError);
-  expect((caught as ChunkerError).code).toBe(code);
-  expect((caught as ChunkerError).message).toMatch(pattern);
+  const error = chunkerErrorOf(action);
+  expect(error.code).toBe(code);
+  expect(error.message).toMatch(pattern);
 }
 
 describe('invalid chunking options are rejected with a message naming the option', () => {

@@ -14,7 +14,8 @@ import {
   trainDictionary,
 } from '../../port/engine/compression.js';
 import { ChunkerError } from '../../port/errors.js';
-import { dictionarySamples, errorOf } from '../support/compression.js';
+import { dictionarySamples } from '../support/compression.js';
+import { chunkerErrorOf } from '../support/chunker-error.js';
 import { seededBytes } from '../support/random-bytes.js';
 
 const text = Buffer.concat(dictionarySamples(40, 3));
@@ -70,19 +71,19 @@ describe('compressChunkAdaptive', () => {
     const stored = compressChunkAdaptive(chunk, { dictionary });
     expect(stored.codec).toBe('zstd');
     expect(Buffer.from(restoreChunk(stored, chunk.length, dictionary)).equals(Buffer.from(chunk))).toBe(true);
-    expect(errorOf(() => restoreChunk(stored, chunk.length)).code).toBe('dictionary_required');
+    expect(chunkerErrorOf(() => restoreChunk(stored, chunk.length)).code).toBe('dictionary_required');
   });
 
   it('checks its options and what it restores', () => {
     for (const maxRatio of [0, -1, 1.5, Number.NaN]) {
-      const error = errorOf(() => compressChunkAdaptive(text, { maxRatio }));
+      const error = chunkerErrorOf(() => compressChunkAdaptive(text, { maxRatio }));
       expect(error).toBeInstanceOf(ChunkerError);
       expect(error.code).toBe('invalid_argument');
     }
     expect(compressChunkAdaptive(text, { codec: 'none' }).codec).toBe('none');
     const stored = compressChunkAdaptive(text);
-    expect(errorOf(() => restoreChunk(stored, text.length - 1)).code).toBe('size_exceeded');
-    expect(errorOf(() => restoreChunk(stored, text.length + 1)).code).toBe('truncated_input');
-    expect(errorOf(() => restoreChunk({ codec: 'none', payload: text }, 5)).code).toBe('corrupt_input');
+    expect(chunkerErrorOf(() => restoreChunk(stored, text.length - 1)).code).toBe('size_exceeded');
+    expect(chunkerErrorOf(() => restoreChunk(stored, text.length + 1)).code).toBe('truncated_input');
+    expect(chunkerErrorOf(() => restoreChunk({ codec: 'none', payload: text }, 5)).code).toBe('corrupt_input');
   });
 });

@@ -3,7 +3,6 @@
  * through the dispatcher, as a client's frames reach them: round trips, defaults, the
  * dictionary cache, and every argument error.
  */
-import { encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { Dispatcher } from '../../port/dispatch.js';
 import { compressSync } from '../../port/engine/compression.js';
@@ -13,17 +12,15 @@ import { MAX_DECOMPRESS_OUTPUT_BYTES } from '../../port/ops/compression.js';
 import type { Message } from '../../port/protocol.js';
 import { DEFAULT_BUDGET } from '../../port/session.js';
 import { dictionarySamples, mixedBytes } from '../support/compression.js';
+import { callDispatcher, wireErrorOf, type WireError } from '../support/dispatch-call.js';
 
 function dispatcher(maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): Dispatcher {
   return new Dispatcher(createPortContext({ maxFrameBytes, maxSessions: 100 }, DEFAULT_BUDGET));
 }
 
 let nextId = 1;
-async function call(target: Dispatcher, message: Message): Promise<Message> {
-  const sent: Message[] = [];
-  await target.handlePayload(encode({ id: nextId++, ...message }, { useBigInt64: true }), (answer) => sent.push(answer));
-  expect(sent).toHaveLength(1);
-  return sent[0]!;
+function call(target: Dispatcher, message: Message): Promise<Message> {
+  return callDispatcher(target, { id: nextId++, ...message });
 }
 
 async function ok(target: Dispatcher, message: Message): Promise<Message> {
@@ -32,10 +29,8 @@ async function ok(target: Dispatcher, message: Message): Promise<Message> {
   return answer;
 }
 
-async function failure(target: Dispatcher, message: Message): Promise<{ code: string; message: string; permanent: boolean }> {
-  const answer = await call(target, message);
-  expect(answer.ok).toBe(false);
-  return answer.error as { code: string; message: string; permanent: boolean };
+async function failure(target: Dispatcher, message: Message): Promise<WireError> {
+  return wireErrorOf(await call(target, message));
 }
 
 const data = mixedBytes(200_000, 8);

@@ -16,7 +16,8 @@ import {
   type CompressionCodec,
 } from '../../port/engine/compression.js';
 import { ChunkerError } from '../../port/errors.js';
-import { TEST_LEVELS, dictionarySamples, errorOf, mixedBytes, rejectionOf } from '../support/compression.js';
+import { TEST_LEVELS, dictionarySamples, mixedBytes } from '../support/compression.js';
+import { chunkerErrorOf, chunkerRejectionOf } from '../support/chunker-error.js';
 import { seededBytes, structuredBytes } from '../support/random-bytes.js';
 
 const CODECS = COMPRESSION_CODECS.filter((codec) => codec !== 'none');
@@ -97,19 +98,19 @@ describe('output limit', () => {
     it(`${codec}: the exact size passes, one byte less is size_exceeded`, async () => {
       const packed = compressSync(INPUT, { codec });
       expect(decompressSync(packed, { codec, maxOutputBytes: INPUT.length }).length).toBe(INPUT.length);
-      const error = errorOf(() => decompressSync(packed, { codec, maxOutputBytes: INPUT.length - 1 }));
+      const error = chunkerErrorOf(() => decompressSync(packed, { codec, maxOutputBytes: INPUT.length - 1 }));
       expect(error).toBeInstanceOf(ChunkerError);
       expect(error.code).toBe('size_exceeded');
       expect(error.message).toContain(`${INPUT.length - 1} bytes`);
       expect(error.permanent).toBe(true);
-      const offThread = await rejectionOf(() => decompress(packed, { codec, maxOutputBytes: 5000 }));
+      const offThread = await chunkerRejectionOf(() => decompress(packed, { codec, maxOutputBytes: 5000 }));
       expect(offThread.code).toBe('size_exceeded');
     });
   }
 
   it('a limit of 0 accepts an empty stream and refuses any byte', () => {
     expect(decompressSync(compressSync(new Uint8Array(0)), { maxOutputBytes: 0 }).length).toBe(0);
-    expect(errorOf(() => decompressSync(compressSync(new Uint8Array(1)), { maxOutputBytes: 0 })).code).toBe('size_exceeded');
+    expect(chunkerErrorOf(() => decompressSync(compressSync(new Uint8Array(1)), { maxOutputBytes: 0 })).code).toBe('size_exceeded');
   });
 
   it('a small bomb (64 MiB of zeros) is refused at the limit, for every codec', () => {
@@ -118,7 +119,7 @@ describe('output limit', () => {
     for (const codec of CODECS) {
       const bomb = compressSync(zeros, { codec, level: fastLevels[codec] });
       expect(bomb.length).toBeLessThan(zeros.length / 100);
-      expect(errorOf(() => decompressSync(bomb, { maxOutputBytes: 1024 * 1024 })).code).toBe('size_exceeded');
+      expect(chunkerErrorOf(() => decompressSync(bomb, { maxOutputBytes: 1024 * 1024 })).code).toBe('size_exceeded');
     }
   });
 
@@ -134,37 +135,37 @@ describe('damaged input', () => {
     it(`${codec}: every cut of the stream is truncated_input`, () => {
       const cuts = [1, 4, 7, 13, Math.floor(packed.length / 3), Math.floor(packed.length / 2), packed.length - 1];
       for (const cut of cuts) {
-        const error = errorOf(() => decompressSync(packed.subarray(0, cut), { codec }));
+        const error = chunkerErrorOf(() => decompressSync(packed.subarray(0, cut), { codec }));
         expect(error.code, `cut at ${cut} of ${packed.length}`).toBe('truncated_input');
         expect(error.message).toMatch(new RegExp(`^${codec}: `));
       }
-      expect(errorOf(() => decompressSync(new Uint8Array(0), { codec })).code).toBe('truncated_input');
+      expect(chunkerErrorOf(() => decompressSync(new Uint8Array(0), { codec })).code).toBe('truncated_input');
     });
 
     it(`${codec}: flipped bytes are corrupt_input`, () => {
       for (const at of [Math.floor(packed.length / 2), packed.length - 2]) {
         const damaged = Uint8Array.from(packed);
         damaged[at]! ^= 0x5a;
-        const error = errorOf(() => decompressSync(damaged, { codec }));
+        const error = chunkerErrorOf(() => decompressSync(damaged, { codec }));
         expect(error.code, `byte ${at} of ${packed.length}`).toBe('corrupt_input');
       }
     });
 
     it(`${codec}: bytes after the last frame that start no frame are corrupt_input`, () => {
       const trailing = Buffer.concat([packed, Buffer.from('garbage after the end')]);
-      expect(errorOf(() => decompressSync(trailing, { codec })).code).toBe('corrupt_input');
+      expect(chunkerErrorOf(() => decompressSync(trailing, { codec })).code).toBe('corrupt_input');
     });
 
     it(`${codec}: another codec's stream is corrupt_input`, () => {
       const other = CODECS.find((candidate) => candidate !== codec)!;
-      expect(errorOf(() => decompressSync(compressSync(INPUT, { codec: other }), { codec })).code).toBe('corrupt_input');
+      expect(chunkerErrorOf(() => decompressSync(compressSync(INPUT, { codec: other }), { codec })).code).toBe('corrupt_input');
     });
   }
 
   it('auto refuses input with no known magic bytes', () => {
-    const error = errorOf(() => decompressSync(Buffer.from('nix-archive-1 is not compressed')));
+    const error = chunkerErrorOf(() => decompressSync(Buffer.from('nix-archive-1 is not compressed')));
     expect(error.code).toBe('unknown_format');
-    expect(errorOf(() => decompressSync(new Uint8Array(2))).code).toBe('unknown_format');
+    expect(chunkerErrorOf(() => decompressSync(new Uint8Array(2))).code).toBe('unknown_format');
   });
 });
 
@@ -205,13 +206,13 @@ describe('dictionaries', () => {
       expect(Buffer.from(decompressSync(packed, { dictionary })).equals(Buffer.from(chunk))).toBe(true);
     }
 
-    const missing = errorOf(() => decompressSync(withDictionary));
+    const missing = chunkerErrorOf(() => decompressSync(withDictionary));
     expect(missing.code).toBe('dictionary_required');
     expect(missing.message).toContain(`dictionary ${dictionary.id}`);
 
     const other = await trainDictionary(dictionarySamples(600, 77), { maxBytes: 16 * 1024 });
     expect(other.id).not.toBe(dictionary.id);
-    const wrong = errorOf(() => decompressSync(withDictionary, { dictionary: other }));
+    const wrong = chunkerErrorOf(() => decompressSync(withDictionary, { dictionary: other }));
     expect(wrong.code).toBe('dictionary_mismatch');
     expect(wrong.message).toContain(`${dictionary.id}`);
     expect(wrong.message).toContain(`${other.id}`);
@@ -221,19 +222,19 @@ describe('dictionaries', () => {
   });
 
   it('refuses bytes that are not a dictionary, and training from too little', async () => {
-    expect(errorOf(() => CompressionDictionary.load(Buffer.from('not a dictionary at all'))).code).toBe('invalid_dictionary');
+    expect(chunkerErrorOf(() => CompressionDictionary.load(Buffer.from('not a dictionary at all'))).code).toBe('invalid_dictionary');
     const damaged = Uint8Array.from((await trainDictionary(samples, { maxBytes: 8192 })).bytes);
     damaged.fill(0xff, 8, 200);
-    expect(errorOf(() => CompressionDictionary.load(damaged)).code).toBe('invalid_dictionary');
-    const tooLittle = await rejectionOf(() => trainDictionary([Buffer.from('a'), Buffer.from('b')]));
+    expect(chunkerErrorOf(() => CompressionDictionary.load(damaged)).code).toBe('invalid_dictionary');
+    const tooLittle = await chunkerRejectionOf(() => trainDictionary([Buffer.from('a'), Buffer.from('b')]));
     expect(tooLittle.code).toBe('training_failed');
   });
 
   it('dictionaries are for zstd only', async () => {
     const dictionary = await trainDictionary(samples, { maxBytes: 4096 });
     for (const codec of ['lz4', 'xz', 'bzip2', 'none'] as const) {
-      expect(errorOf(() => compressSync(INPUT, { codec, dictionary })).code).toBe('invalid_argument');
-      expect(errorOf(() => decompressSync(INPUT, { codec, dictionary })).code).toBe('invalid_argument');
+      expect(chunkerErrorOf(() => compressSync(INPUT, { codec, dictionary })).code).toBe('invalid_argument');
+      expect(chunkerErrorOf(() => decompressSync(INPUT, { codec, dictionary })).code).toBe('invalid_argument');
     }
   });
 });
@@ -256,7 +257,7 @@ describe('invalid arguments', () => {
   ];
   for (const [name, run, message] of cases) {
     it(`refuses ${name}`, () => {
-      const error = errorOf(run);
+      const error = chunkerErrorOf(run);
       expect(error).toBeInstanceOf(ChunkerError);
       expect(error.code).toBe('invalid_argument');
       expect(error.message).toMatch(message);
@@ -264,8 +265,8 @@ describe('invalid arguments', () => {
   }
 
   it('refuses a bad dictionary size for training', async () => {
-    expect((await rejectionOf(() => trainDictionary(dictionarySamples(10, 1), { maxBytes: 100 }))).code).toBe('invalid_argument');
-    expect((await rejectionOf(() => trainDictionary([]))).code).toBe('invalid_argument');
+    expect((await chunkerRejectionOf(() => trainDictionary(dictionarySamples(10, 1), { maxBytes: 100 }))).code).toBe('invalid_argument');
+    expect((await chunkerRejectionOf(() => trainDictionary([]))).code).toBe('invalid_argument');
   });
 });
 

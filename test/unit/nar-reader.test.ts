@@ -12,6 +12,7 @@ import {
 } from '../../port/engine/nar-format.js';
 import { NarReader, readNarEntries } from '../../port/engine/nar-reader.js';
 import { listNar } from '../../port/engine/nar-listing.js';
+import { chunkerErrorOf } from '../support/chunker-error.js';
 
 type Token = string | Uint8Array;
 type TestNode =
@@ -51,18 +52,8 @@ function readAll(nar: Uint8Array): NarEntry[] {
   return [...reader.push(nar), ...reader.end()];
 }
 
-function catchError(action: () => unknown): ChunkerError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ChunkerError);
-    return error as ChunkerError;
-  }
-  throw new Error('expected an error but none was thrown');
-}
-
 function expectInvalidNar(action: () => unknown, messagePart: RegExp | string, offset?: number): ChunkerError {
-  const error = catchError(action);
+  const error = chunkerErrorOf(action);
   expect(error.code).toBe('invalid_nar');
   expect(error.message).toMatch(messagePart);
   if (offset !== undefined) expect(error.message).toContain(`at byte offset ${offset}:`);
@@ -377,7 +368,7 @@ describe('NarReader rejects malformed NARs', () => {
   it('stays failed after an error', () => {
     const reader = new NarReader();
     const first = expectInvalidNar(() => reader.push(encodeNarStrings('nix-archive-0')), /bad magic/);
-    expect(catchError(() => reader.push(sampleNar))).toBe(first);
-    expect(catchError(() => reader.end())).toBe(first);
+    expect(chunkerErrorOf(() => reader.push(sampleNar))).toBe(first);
+    expect(chunkerErrorOf(() => reader.end())).toBe(first);
   });
 });

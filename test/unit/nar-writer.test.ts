@@ -15,6 +15,7 @@ import {
   writeNar,
   type NarWriteOptions,
 } from '../../port/engine/nar-writer.js';
+import { chunkerRejectionOf } from '../support/chunker-error.js';
 
 type Token = string | Uint8Array;
 
@@ -46,16 +47,10 @@ async function narOf(path: string, options?: NarWriteOptions): Promise<Buffer> {
 }
 
 async function expectRejection(promise: Promise<unknown>, code: string, messagePart?: RegExp): Promise<ChunkerError> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(ChunkerError);
-  expect((error as ChunkerError).code).toBe(code);
-  if (messagePart) expect((error as ChunkerError).message).toMatch(messagePart);
-  return error as ChunkerError;
+  const error = await chunkerRejectionOf(() => promise);
+  expect(error.code).toBe(code);
+  if (messagePart) expect(error.message).toMatch(messagePart);
+  return error;
 }
 
 let dir = '';

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ChunkerError } from '../../port/errors.js';
 import {
   NIX_BASE32_ALPHABET,
   decodeNixBase32,
   encodeNixBase32,
   nixBase32Length,
 } from '../../port/engine/nix-base32.js';
+import { chunkerErrorOf } from '../support/chunker-error.js';
 
 /**
  * Reference model written from the definition rather than the bit twiddling: the bytes are
@@ -25,15 +25,9 @@ function referenceEncode(bytes: Uint8Array): string {
 }
 
 function expectBase32Error(action: () => unknown, messagePart: RegExp): void {
-  let caught: unknown;
-  try {
-    action();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(ChunkerError);
-  expect((caught as ChunkerError).code).toBe('invalid_base32');
-  expect((caught as ChunkerError).message).toMatch(messagePart);
+  const error = chunkerErrorOf(action);
+  expect(error.code).toBe('invalid_base32');
+  expect(error.message).toMatch(messagePart);
 }
 
 describe('nixBase32Length', () => {

@@ -13,20 +13,12 @@ import { DEFAULT_MAX_FRAME_BYTES } from '../../port/frame.js';
 import { createPortContext, type OpHandler } from '../../port/ops/context.js';
 import type { Message } from '../../port/protocol.js';
 import { DEFAULT_BUDGET, SLICE_BYTES, SessionRegistry, type Clock, type SessionStep } from '../../port/session.js';
+import { chunkerErrorOf } from '../support/chunker-error.js';
+import { callDispatcher, wireErrorOf } from '../support/dispatch-call.js';
 import { seededBytes, structuredBytes } from '../support/random-bytes.js';
 
 const MiB = 1024 * 1024;
 const UNLIMITED = { bytes: Number.MAX_SAFE_INTEGER, ms: Number.MAX_SAFE_INTEGER };
-
-function caught(action: () => unknown): ChunkerError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ChunkerError);
-    return error as ChunkerError;
-  }
-  throw new Error('expected a ChunkerError, nothing was thrown');
-}
 
 const strip = (chunks: Chunk[]) =>
   chunks.map(({ offset, length, hash }) => ({ offset, length, hash: hash && Buffer.from(hash).toString('hex') }));
@@ -51,7 +43,7 @@ describe('session registry errors', () => {
       () => registry.close(7),
       () => registry.budgetOf(7),
     ]) {
-      const error = caught(action);
+      const error = chunkerErrorOf(action);
       expect(error.code).toBe('unknown_session');
       expect(error.permanent).toBe(true);
       expect(error.message).toMatch(/session 7/);
@@ -62,15 +54,15 @@ describe('session registry errors', () => {
     const registry = new SessionRegistry();
     const closed = registry.open({});
     registry.close(closed);
-    expect(caught(() => registry.feed(closed, new Uint8Array(1))).code).toBe('unknown_session');
-    expect(caught(() => registry.close(closed)).code).toBe('unknown_session');
+    expect(chunkerErrorOf(() => registry.feed(closed, new Uint8Array(1))).code).toBe('unknown_session');
+    expect(chunkerErrorOf(() => registry.close(closed)).code).toBe('unknown_session');
 
     const finished = registry.open({});
     registry.feed(finished, seededBytes(1000, 1));
     const step = registry.finish(finished);
     expect(step.more).toBe(false);
     expect(step.chunks.map((chunk) => chunk.length)).toEqual([1000]);
-    expect(caught(() => registry.continue(finished)).code).toBe('unknown_session');
+    expect(chunkerErrorOf(() => registry.continue(finished)).code).toBe('unknown_session');
     expect(registry.size).toBe(0);
   });
 
@@ -80,7 +72,7 @@ describe('session registry errors', () => {
     const id = registry.open({});
     const first = registry.feed(id, data, { bytes: 1, ms: 1000 });
     expect(first.more).toBe(true);
-    const error = caught(() => registry.feed(id, new Uint8Array(10)));
+    const error = chunkerErrorOf(() => registry.feed(id, new Uint8Array(10)));
     expect(error.code).toBe('session_busy');
     expect(error.permanent).toBe(false);
     const rest = drain(registry, id, first);
@@ -99,7 +91,7 @@ describe('session registry errors', () => {
     expect(busy.more).toBe(true);
     const finishing = registry.finish(id, { bytes: 1, ms: 1000 });
     expect(finishing.more).toBe(true);
-    const error = caught(() => registry.feed(id, new Uint8Array(1)));
+    const error = chunkerErrorOf(() => registry.feed(id, new Uint8Array(1)));
     expect(error.code).toBe('session_finishing');
     expect(error.permanent).toBe(true);
     drain(registry, id, finishing);
@@ -122,7 +114,7 @@ describe('session registry errors', () => {
     const registry = new SessionRegistry({ maxSessions: 2 });
     const first = registry.open({});
     registry.open({});
-    const error = caught(() => registry.open({}));
+    const error = chunkerErrorOf(() => registry.open({}));
     expect(error.code).toBe('session_limit');
     expect(error.permanent).toBe(false);
     expect(error.message).toMatch(/limit is 2/);
@@ -132,7 +124,7 @@ describe('session registry errors', () => {
 
   it('invalid_argument for bad options, without consuming a session', () => {
     const registry = new SessionRegistry({ maxSessions: 1 });
-    const error = caught(() => registry.open({ minSize: 10 }));
+    const error = chunkerErrorOf(() => registry.open({ minSize: 10 }));
     expect(error.code).toBe('invalid_argument');
     expect(error.message).toMatch(/min_size/);
     expect(registry.size).toBe(0);
@@ -207,19 +199,8 @@ function dispatcher(ops?: Map<string, OpHandler>, maxSessions = 100): Dispatcher
   return new Dispatcher(context, ops);
 }
 
-/** Sends one request through the dispatcher and returns its single answer. */
-async function call(target: Dispatcher, message: Message): Promise<Message> {
-  const { encode } = await import('@msgpack/msgpack');
-  const sent: Message[] = [];
-  await target.handlePayload(encode(message, { useBigInt64: true }), (answer) => sent.push(answer));
-  expect(sent).toHaveLength(1);
-  return sent[0]!;
-}
-
 async function expectError(target: Dispatcher, message: Message, code: string, pattern?: RegExp): Promise<void> {
-  const answer = await call(target, message);
-  expect(answer.ok, JSON.stringify(answer)).toBe(false);
-  const error = answer.error as { code: string; message: string };
+  const error = wireErrorOf(await callDispatcher(target, message));
   expect(error.code).toBe(code);
   if (pattern) expect(error.message).toMatch(pattern);
 }
@@ -263,19 +244,19 @@ describe('session errors on the wire', () => {
   it('unknown_session, session_busy, session_finishing, session_limit keep their permanence', async () => {
     const target = dispatcher(undefined, 1);
     await expectError(target, { id: 1, op: 'finish', session: 42 }, 'unknown_session');
-    const opened = await call(target, { id: 2, op: 'open', options: { preset: 'small' } });
+    const opened = await callDispatcher(target, { id: 2, op: 'open', options: { preset: 'small' } });
     const session = opened.session as number;
     await expectError(target, { id: 3, op: 'open' }, 'session_limit', /limit is 1/);
-    const fed = await call(target, { id: 4, op: 'feed', session, data: structuredBytes(MiB, 8), budget: { bytes: 1 } });
+    const fed = await callDispatcher(target, { id: 4, op: 'feed', session, data: structuredBytes(MiB, 8), budget: { bytes: 1 } });
     expect(fed.more).toBe(true);
-    const busy = await call(target, { id: 5, op: 'feed', session, data: new Uint8Array(1) });
+    const busy = await callDispatcher(target, { id: 5, op: 'feed', session, data: new Uint8Array(1) });
     expect(busy.error).toMatchObject({ code: 'session_busy', permanent: false });
-    const finishing = await call(target, { id: 6, op: 'finish', session, budget: { bytes: 1 } });
+    const finishing = await callDispatcher(target, { id: 6, op: 'finish', session, budget: { bytes: 1 } });
     expect(finishing.more).toBe(true);
-    const refused = await call(target, { id: 7, op: 'feed', session, data: new Uint8Array(1) });
+    const refused = await callDispatcher(target, { id: 7, op: 'feed', session, data: new Uint8Array(1) });
     expect(refused.error).toMatchObject({ code: 'session_finishing', permanent: true });
     let step = finishing;
-    while (step.more) step = await call(target, { id: 8, op: 'continue', session });
+    while (step.more) step = await callDispatcher(target, { id: 8, op: 'continue', session });
     await expectError(target, { id: 9, op: 'close', session }, 'unknown_session');
   });
 });
@@ -287,15 +268,15 @@ describe('dispatcher failures', () => {
       throw new TypeError('boom');
     });
     const target = dispatcher(ops);
-    const answer = await call(target, { id: 1, op: 'explode' });
+    const answer = await callDispatcher(target, { id: 1, op: 'explode' });
     expect(answer).toMatchObject({ id: 1, ok: false, error: { code: 'internal', message: 'TypeError: boom', permanent: false } });
-    expect((await call(target, { id: 2, op: 'stats' })).ok).toBe(true);
+    expect((await callDispatcher(target, { id: 2, op: 'stats' })).ok).toBe(true);
   });
 
   it('an async op that rejects is answered by id; a code the spec does not list travels as internal', async () => {
     const ops = portOps();
     ops.set('reject', () => Promise.reject(new ChunkerError('native_error', 'the addon said no')));
-    const answer = await call(dispatcher(ops), { id: 3, op: 'reject' });
+    const answer = await callDispatcher(dispatcher(ops), { id: 3, op: 'reject' });
     expect(answer.error).toEqual({ code: 'internal', message: 'native_error: the addon said no', permanent: false });
   });
 
@@ -315,9 +296,9 @@ describe('chunk_file', () => {
     writeFileSync(path, data);
     const target = dispatcher();
     const options = { preset: 'small', hash: 'blake3' };
-    const oneShot = await call(target, { id: 1, op: 'chunk', data, options });
+    const oneShot = await callDispatcher(target, { id: 1, op: 'chunk', data, options });
     for (const budget of [undefined, { bytes: 100_000, ms: 1 }]) {
-      const fromFile = await call(target, { id: 2, op: 'chunk_file', path, options, budget });
+      const fromFile = await callDispatcher(target, { id: 2, op: 'chunk_file', path, options, budget });
       expect(fromFile.size).toBe(data.length);
       expect(fromFile.chunks).toEqual(oneShot.chunks);
     }
@@ -326,14 +307,14 @@ describe('chunk_file', () => {
   it('an empty file has no chunks', async () => {
     const path = join(dir, 'empty.bin');
     writeFileSync(path, new Uint8Array(0));
-    const answer = await call(dispatcher(), { id: 1, op: 'chunk_file', path });
+    const answer = await callDispatcher(dispatcher(), { id: 1, op: 'chunk_file', path });
     expect(answer).toMatchObject({ ok: true, size: 0, chunks: { offset: 0, lengths: [] } });
   });
 
   it('not_found for a missing path, io_error (not permanent) for a directory', async () => {
     await expectError(dispatcher(), { id: 1, op: 'chunk_file', path: join(dir, 'missing') }, 'not_found', /No file at/);
     await expectError(dispatcher(), { id: 2, op: 'chunk_file', path: join(dir, 'missing', 'below') }, 'not_found');
-    const answer = await call(dispatcher(), { id: 3, op: 'chunk_file', path: dir });
+    const answer = await callDispatcher(dispatcher(), { id: 3, op: 'chunk_file', path: dir });
     expect(answer.error).toMatchObject({ code: 'io_error', permanent: false });
     expect((answer.error as { message: string }).message).toMatch(/EISDIR/);
   });

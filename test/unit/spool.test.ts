@@ -7,7 +7,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encode } from '@msgpack/msgpack';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chunkBuffer, type Chunk } from '../../port/engine/chunk-session.js';
 import { Dispatcher } from '../../port/dispatch.js';
@@ -16,6 +15,7 @@ import { createPortContext, type PortContext } from '../../port/ops/context.js';
 import { MAX_SPOOL_BYTES } from '../../port/ops/spool.js';
 import type { Message } from '../../port/protocol.js';
 import { DEFAULT_BUDGET, SessionRegistry, type SessionStep } from '../../port/session.js';
+import { callDispatcher, wireErrorOf } from '../support/dispatch-call.js';
 import { seededBytes, structuredBytes } from '../support/random-bytes.js';
 
 const MiB = 1024 * 1024;
@@ -87,18 +87,6 @@ function dispatcherWithContext(): { target: Dispatcher; context: PortContext } {
   return { target: new Dispatcher(context), context };
 }
 
-async function call(target: Dispatcher, message: Message): Promise<Message> {
-  const sent: Message[] = [];
-  await target.handlePayload(encode(message, { useBigInt64: true }), (answer) => sent.push(answer));
-  expect(sent).toHaveLength(1);
-  return sent[0]!;
-}
-
-function errorOf(answer: Message): { code: string; message: string; permanent: boolean } {
-  expect(answer.ok, JSON.stringify(answer)).toBe(false);
-  return answer.error as { code: string; message: string; permanent: boolean };
-}
-
 describe('the spool op and feed with spool', () => {
   const dir = mkdtempSync(join(tmpdir(), 'chunker-spool-unit-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -108,70 +96,70 @@ describe('the spool op and feed with spool', () => {
 
   it('maps the file and feeds ranges of it; the chunks equal inline feeding', async () => {
     const { target, context } = dispatcherWithContext();
-    expect(await call(target, { id: 1, op: 'spool', path: spoolPath, bytes: data.length })).toEqual({ id: 1, ok: true, bytes: data.length });
+    expect(await callDispatcher(target, { id: 1, op: 'spool', path: spoolPath, bytes: data.length })).toEqual({ id: 1, ok: true, bytes: data.length });
     expect(context.spool?.length).toBe(data.length);
-    const viaSpool = await call(target, { id: 2, op: 'open' });
-    const inline = await call(target, { id: 3, op: 'open' });
+    const viaSpool = await callDispatcher(target, { id: 2, op: 'open' });
+    const inline = await callDispatcher(target, { id: 3, op: 'open' });
     for (const [offset, length] of [[0, 300_000], [300_000, 0], [300_000, data.length - 300_000]] as const) {
-      const a = await call(target, { id: 4, op: 'feed', session: viaSpool.session, spool: [offset, length] });
-      const b = await call(target, { id: 4, op: 'feed', session: inline.session, data: data.subarray(offset, offset + length) });
+      const a = await callDispatcher(target, { id: 4, op: 'feed', session: viaSpool.session, spool: [offset, length] });
+      const b = await callDispatcher(target, { id: 4, op: 'feed', session: inline.session, data: data.subarray(offset, offset + length) });
       expect(a).toEqual(b);
     }
-    const a = await call(target, { id: 6, op: 'finish', session: viaSpool.session });
-    const b = await call(target, { id: 6, op: 'finish', session: inline.session });
+    const a = await callDispatcher(target, { id: 6, op: 'finish', session: viaSpool.session });
+    const b = await callDispatcher(target, { id: 6, op: 'finish', session: inline.session });
     expect(a).toEqual(b);
   });
 
   it('invalid_argument for a feed with both, neither, no spool attached, or a range outside it', async () => {
     const { target } = dispatcherWithContext();
-    const { session } = await call(target, { id: 1, op: 'open' });
-    const feed = (args: Message) => call(target, { id: 2, op: 'feed', session, ...args });
-    expect(errorOf(await feed({ spool: [0, 1] })).message).toMatch(/attached spool/);
-    await call(target, { id: 3, op: 'spool', path: spoolPath, bytes: 1000 });
-    expect(errorOf(await feed({ spool: [0, 1], data: new Uint8Array(1) })).message).toMatch(/exactly one of data and spool but received both/);
-    expect(errorOf(await feed({})).message).toMatch(/exactly one of data and spool but received neither/);
-    expect(errorOf(await feed({ spool: [999, 2] })).message).toMatch(/within the attached spool of 1000 bytes/);
-    expect(errorOf(await feed({ spool: [1001, 0] })).code).toBe('invalid_argument');
-    expect(errorOf(await feed({ spool: [0] })).message).toMatch(/an array \[offset, length\] for spool/);
-    expect(errorOf(await feed({ spool: 'x' })).code).toBe('invalid_argument');
-    expect(errorOf(await feed({ spool: [-1, 1] })).message).toMatch(/spool\[0\]/);
-    expect(errorOf(await feed({ spool: [0, 1.5] })).message).toMatch(/spool\[1\]/);
+    const { session } = await callDispatcher(target, { id: 1, op: 'open' });
+    const feed = (args: Message) => callDispatcher(target, { id: 2, op: 'feed', session, ...args });
+    expect(wireErrorOf(await feed({ spool: [0, 1] })).message).toMatch(/attached spool/);
+    await callDispatcher(target, { id: 3, op: 'spool', path: spoolPath, bytes: 1000 });
+    expect(wireErrorOf(await feed({ spool: [0, 1], data: new Uint8Array(1) })).message).toMatch(/exactly one of data and spool but received both/);
+    expect(wireErrorOf(await feed({})).message).toMatch(/exactly one of data and spool but received neither/);
+    expect(wireErrorOf(await feed({ spool: [999, 2] })).message).toMatch(/within the attached spool of 1000 bytes/);
+    expect(wireErrorOf(await feed({ spool: [1001, 0] })).code).toBe('invalid_argument');
+    expect(wireErrorOf(await feed({ spool: [0] })).message).toMatch(/an array \[offset, length\] for spool/);
+    expect(wireErrorOf(await feed({ spool: 'x' })).code).toBe('invalid_argument');
+    expect(wireErrorOf(await feed({ spool: [-1, 1] })).message).toMatch(/spool\[0\]/);
+    expect(wireErrorOf(await feed({ spool: [0, 1.5] })).message).toMatch(/spool\[1\]/);
     // The session is untouched by all of that.
     expect((await feed({ spool: [999, 1] })).ok).toBe(true);
   });
 
   it('spool errors: io_error (not permanent) for a missing, short or non-regular file; invalid_argument for bad arguments', async () => {
     const { target, context } = dispatcherWithContext();
-    const spool = (args: Message) => call(target, { id: 1, op: 'spool', ...args });
+    const spool = (args: Message) => callDispatcher(target, { id: 1, op: 'spool', ...args });
     for (const args of [
       { path: join(dir, 'missing'), bytes: 10 },
       { path: spoolPath, bytes: data.length + 1 },
       { path: dir, bytes: 10 },
     ]) {
-      const error = errorOf(await spool(args));
+      const error = wireErrorOf(await spool(args));
       expect(error).toMatchObject({ code: 'io_error', permanent: false });
       expect(error.message).toMatch(/^spool: cannot/);
     }
-    expect(errorOf(await spool({ path: 'relative', bytes: 10 })).message).toMatch(/an absolute path for path/);
-    expect(errorOf(await spool({ path: spoolPath, bytes: 0 })).message).toMatch(/for bytes but received 0/);
-    expect(errorOf(await spool({ path: spoolPath, bytes: MAX_SPOOL_BYTES + 1 })).code).toBe('invalid_argument');
-    expect(errorOf(await spool({ bytes: 10 })).message).toMatch(/a string for path/);
+    expect(wireErrorOf(await spool({ path: 'relative', bytes: 10 })).message).toMatch(/an absolute path for path/);
+    expect(wireErrorOf(await spool({ path: spoolPath, bytes: 0 })).message).toMatch(/for bytes but received 0/);
+    expect(wireErrorOf(await spool({ path: spoolPath, bytes: MAX_SPOOL_BYTES + 1 })).code).toBe('invalid_argument');
+    expect(wireErrorOf(await spool({ bytes: 10 })).message).toMatch(/a string for path/);
     expect(context.spool).toBeNull();
   });
 
   it('a spool request releases the earlier spool, also when it fails', async () => {
     const { target, context } = dispatcherWithContext();
-    await call(target, { id: 1, op: 'spool', path: spoolPath, bytes: 100 });
+    await callDispatcher(target, { id: 1, op: 'spool', path: spoolPath, bytes: 100 });
     expect(context.spool?.length).toBe(100);
-    await call(target, { id: 2, op: 'spool', path: spoolPath, bytes: 200 });
+    await callDispatcher(target, { id: 2, op: 'spool', path: spoolPath, bytes: 200 });
     expect(context.spool?.length).toBe(200);
-    errorOf(await call(target, { id: 3, op: 'spool', path: join(dir, 'missing'), bytes: 10 }));
+    wireErrorOf(await callDispatcher(target, { id: 3, op: 'spool', path: join(dir, 'missing'), bytes: 10 }));
     expect(context.spool).toBeNull();
   });
 
   it('hello announces the spool capability', async () => {
     const { target } = dispatcherWithContext();
-    const hello = await call(target, { id: 1, op: 'hello', protocol: 1 });
+    const hello = await callDispatcher(target, { id: 1, op: 'hello', protocol: 1 });
     expect(hello.capabilities).toEqual(['spool', 'compression']);
     expect(hello.ops).toContain('spool');
   });
