@@ -223,7 +223,14 @@ class CodecWorker : public Napi::AsyncWorker {
   // The output is handed to JS in OnOK; this frees it only if that never ran.
   ~CodecWorker() override { std::free(job.output.data); }
 
-  Napi::Promise Promise() const { return deferred_.Promise(); }
+  // Queues `job` on the thread pool; `input` and `dictionary` stay referenced until it ends.
+  static Napi::Promise Start(Napi::Env env, CodecJob job, Napi::Uint8Array input, Napi::Object dictionary) {
+    auto *worker = new CodecWorker(env, input, dictionary);
+    worker->job = std::move(job);
+    Napi::Promise promise = worker->deferred_.Promise();
+    worker->Queue();
+    return promise;
+  }
 
  protected:
   void Execute() override { job.Run(); }
@@ -298,11 +305,7 @@ Napi::Value Compress(const Napi::CallbackInfo &info) {
   Napi::Object dict;
   CodecJob job;
   if (!ReadCompress(info, &job, &data, &dict)) return info.Env().Undefined();
-  auto *worker = new CodecWorker(info.Env(), data, dict);
-  worker->job = std::move(job);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return CodecWorker::Start(info.Env(), std::move(job), data, dict);
 }
 
 // decompressSync(codec | auto, data, maxOutput, dictionary | null) -> Buffer
@@ -320,11 +323,7 @@ Napi::Value Decompress(const Napi::CallbackInfo &info) {
   Napi::Object dict;
   CodecJob job;
   if (!ReadDecompress(info, &job, &data, &dict)) return info.Env().Undefined();
-  auto *worker = new CodecWorker(info.Env(), data, dict);
-  worker->job = std::move(job);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return CodecWorker::Start(info.Env(), std::move(job), data, dict);
 }
 
 // trainDictionary(samples: Uint8Array (back to back), sizes: number[], capacity) -> Promise<Buffer>
@@ -359,11 +358,7 @@ Napi::Value TrainDictionary(const Napi::CallbackInfo &info) {
   }
   job.input = samples.Data();
   job.input_len = samples.ByteLength();
-  auto *worker = new CodecWorker(env, samples, Napi::Object());
-  worker->job = std::move(job);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return CodecWorker::Start(env, std::move(job), samples, Napi::Object());
 }
 
 // A decompression stream fed piece by piece (a compressed file read in pieces): each
