@@ -103,6 +103,8 @@ defmodule Chunker do
   @call_keys [:timeout, :pool]
 
   @codecs [:zstd, :lz4, :xz, :bzip2, :none]
+  # What an input's codec may be, as bad-argument errors list it.
+  @input_codecs_text Enum.map_join([:auto | @codecs], ", ", &inspect/1)
   # Spec §4 `decompress`: the largest max_output a request may carry.
   @max_output_limit_bytes 1024 * 1024 * 1024
 
@@ -254,7 +256,7 @@ defmodule Chunker do
   def chunk_file(path, opts \\ []) do
     with {:ok, path} <- absolute_path(path),
          {:ok, {compression, rest}} <- split_options(opts, [:compression, :max_output]),
-         :ok <- check_file_compression(compression),
+         :ok <- Options.check_each(compression, &check_file_compression/2),
          {:ok, options} <- Options.validate(rest, @session_keys),
          {:ok, port} <- PortPool.pick(options.pool),
          request = Request.chunk_file(path, options, compression),
@@ -313,7 +315,7 @@ defmodule Chunker do
 
   def compress(data, codec, opts) when is_binary(data) and codec in @codecs do
     with {:ok, {compression, call}} <- split_options(opts, [:level, :dictionary]),
-         :ok <- check_compression(compression),
+         :ok <- Options.check_each(compression, &check_compression/2),
          {:ok, options} <- Options.validate(call, @call_keys),
          {:ok, port} <- PortPool.pick(options.pool),
          request =
@@ -363,7 +365,7 @@ defmodule Chunker do
 
   def decompress(data, opts) when is_binary(data) do
     with {:ok, {compression, call}} <- split_options(opts, [:codec, :max_output, :dictionary]),
-         :ok <- check_compression(compression),
+         :ok <- Options.check_each(compression, &check_compression/2),
          {:ok, options} <- Options.validate(call, @call_keys),
          {:ok, port} <- PortPool.pick(options.pool),
          codec = Atom.to_string(Keyword.get(compression, :codec, :auto)),
@@ -590,31 +592,17 @@ defmodule Chunker do
       else: Options.invalid("options", "a keyword list", opts)
   end
 
-  defp check_file_compression(opts) do
-    Enum.reduce_while(opts, :ok, fn
-      {:compression, codec}, :ok when codec in [:auto | @codecs] ->
-        {:cont, :ok}
+  # chunk_file's own keys: the input's codec (or :auto) and the decompressed size bound.
+  defp check_file_compression(:compression, codec) when codec in [:auto | @codecs], do: :ok
 
-      {:compression, codec}, :ok ->
-        all = Enum.map_join([:auto | @codecs], ", ", &inspect/1)
-        {:halt, Options.invalid("compression", "one of #{all}", codec)}
+  defp check_file_compression(:compression, codec),
+    do: Options.invalid("compression", "one of #{@input_codecs_text}", codec)
 
-      {:max_output, value}, :ok when is_integer(value) and value >= 0 ->
-        {:cont, :ok}
+  defp check_file_compression(:max_output, value) when is_integer(value) and value >= 0,
+    do: :ok
 
-      {:max_output, value}, :ok ->
-        {:halt, Options.invalid("max_output", "a non-negative integer", value)}
-    end)
-  end
-
-  defp check_compression(opts) do
-    Enum.reduce_while(opts, :ok, fn {key, value}, :ok ->
-      case check_compression(key, value) do
-        :ok -> {:cont, :ok}
-        error -> {:halt, error}
-      end
-    end)
-  end
+  defp check_file_compression(:max_output, value),
+    do: Options.invalid("max_output", "a non-negative integer", value)
 
   defp check_compression(:level, value) when is_integer(value), do: :ok
   defp check_compression(:level, value), do: Options.invalid("level", "an integer", value)
@@ -626,12 +614,7 @@ defmodule Chunker do
   defp check_compression(:codec, value) when value in [:auto | @codecs], do: :ok
 
   defp check_compression(:codec, value),
-    do:
-      Options.invalid(
-        "codec",
-        "one of #{Enum.map_join([:auto | @codecs], ", ", &inspect/1)}",
-        value
-      )
+    do: Options.invalid("codec", "one of #{@input_codecs_text}", value)
 
   defp check_compression(:max_output, value)
        when is_integer(value) and value >= 0 and value <= @max_output_limit_bytes,

@@ -66,14 +66,19 @@ defmodule Chunker.Options do
     end
   end
 
-  defp check_values(opts) do
+  @doc "The first error `check.(key, value)` returns for the options in `opts`, else `:ok`."
+  @spec check_each(keyword, (atom, term -> :ok | {:error, Error.t()})) ::
+          :ok | {:error, Error.t()}
+  def check_each(opts, check) do
     Enum.reduce_while(opts, :ok, fn {key, value}, :ok ->
-      case check(key, value) do
+      case check.(key, value) do
         :ok -> {:cont, :ok}
         error -> {:halt, error}
       end
     end)
   end
+
+  defp check_values(opts), do: check_each(opts, &check/2)
 
   defp check(:preset, value), do: one_of("preset", @presets, value)
   defp check(:min_size, value), do: in_range("min_size", @min_size_bytes, value)
