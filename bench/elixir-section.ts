@@ -15,7 +15,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { feed, finish, openSession, resume, type StepResult } from '../port/engine/chunk-session.js';
+import { feed, finish, openSession, resume } from '../port/engine/chunk-session.js';
+import { runToCompletion } from './session-steps.js';
 import { readPieces } from './corpus-reader.js';
 import { timeFromFile } from './from-file.js';
 import { packageRoot } from './report.js';
@@ -58,11 +59,6 @@ function unavailable(error: string): ElixirFigures {
   return { available: false, error, otpRelease: null, poolSize: null, feed: null, chunkFile: null, latency: null };
 }
 
-function drain(first: StepResult): void {
-  let step = first;
-  while (step.more) step = resume(step.state);
-}
-
 /** Seconds the in-process engine spends on `files` fed in pieces (reads not counted). */
 function typescriptFeedSeconds(files: readonly string[], pieceBuffer: Buffer): number {
   let seconds = 0;
@@ -70,10 +66,8 @@ function typescriptFeedSeconds(files: readonly string[], pieceBuffer: Buffer): n
     let state = openSession({});
     for (const piece of readPieces(path, pieceBuffer)) {
       const started = nowSeconds();
-      let step = feed(state, piece.bytes);
-      while (step.more) step = resume(step.state);
-      state = step.state;
-      if (piece.last) drain(finish(state));
+      state = runToCompletion(feed(state, piece.bytes), resume).state;
+      if (piece.last) runToCompletion(finish(state), resume);
       seconds += nowSeconds() - started;
     }
   }

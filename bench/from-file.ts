@@ -3,7 +3,8 @@
  * files, the read from the (warm) page cache included, best of `reps` passes.
  */
 import { native, NativeHashAlg } from '../port/native.js';
-import { feed, finish, openSession, resume, type StepResult } from '../port/engine/chunk-session.js';
+import { feed, finish, openSession, resume } from '../port/engine/chunk-session.js';
+import { runToCompletion } from './session-steps.js';
 import { readPieces } from './corpus-reader.js';
 import { collectGarbage, megabytesPerSecond, nowSeconds } from './timing.js';
 
@@ -18,21 +19,15 @@ export interface FromFileFigure {
   megabytesPerSecond: number;
 }
 
-function drain(first: StepResult, next: (step: StepResult) => StepResult): StepResult {
-  let step = first;
-  while (step.more) step = next(step);
-  return step;
-}
-
 function chunkFiles(files: readonly string[], hash: 'sha256' | 'blake3', buffer: Buffer): number {
   let bytes = 0;
   for (const file of files) {
     let state = openSession({ preset: 'default', hash });
     for (const piece of readPieces(file, buffer)) {
       bytes += piece.bytes.length;
-      if (piece.bytes.length > 0) state = drain(feed(state, piece.bytes), (step) => resume(step.state)).state;
+      if (piece.bytes.length > 0) state = runToCompletion(feed(state, piece.bytes), resume).state;
     }
-    drain(finish(state), (step) => finish(step.state));
+    runToCompletion(finish(state), finish);
   }
   return bytes;
 }

@@ -20,7 +20,8 @@
  * session (which also builds one Chunk object, with a BigInt gear, per chunk).
  */
 import { native, NativeHashAlg } from '../port/native.js';
-import { feed, finish, openSession, resume, type StepResult } from '../port/engine/chunk-session.js';
+import { feed, finish, openSession, resume } from '../port/engine/chunk-session.js';
+import { runToCompletion } from './session-steps.js';
 import { resolveChunkingOptions, SIZE_PRESETS, toNativeParams, type ChunkSizes } from '../port/engine/chunking-options.js';
 import { readPieces } from './corpus-reader.js';
 import { collectGarbage, minimum, timed } from './timing.js';
@@ -90,19 +91,8 @@ export function buildSample(files: readonly string[], sizes: readonly number[], 
 }
 
 function sessionChunks(sample: Uint8Array, sizes: ChunkSizes): number {
-  let chunks = 0;
-  const drain = (first: StepResult, next: (step: StepResult) => StepResult): StepResult => {
-    let step = first;
-    chunks += step.chunks.length;
-    while (step.more) {
-      step = next(step);
-      chunks += step.chunks.length;
-    }
-    return step;
-  };
-  const fed = drain(feed(openSession({ ...sizes, hash: 'none' }), sample), (step) => resume(step.state));
-  drain(finish(fed.state), (step) => finish(step.state));
-  return chunks;
+  const fed = runToCompletion(feed(openSession({ ...sizes, hash: 'none' }), sample), resume);
+  return fed.chunks + runToCompletion(finish(fed.state), finish).chunks;
 }
 
 interface Prepared {

@@ -6,7 +6,8 @@
  * call is inside the timing (the read is not). A variant's figure is its best pass.
  */
 import { native, NativeHashAlg } from '../port/native.js';
-import { feed, finish, openSession, resume, type SessionState, type StepResult } from '../port/engine/chunk-session.js';
+import { feed, finish, openSession, resume, type SessionState } from '../port/engine/chunk-session.js';
+import { runToCompletion } from './session-steps.js';
 import { resolveChunkingOptions, toNativeParams, type HashAlgorithm, type SizePreset } from '../port/engine/chunking-options.js';
 import { readPieces, type Piece } from './corpus-reader.js';
 import { collectGarbage, megabytesPerSecond, timed } from './timing.js';
@@ -56,15 +57,6 @@ function nativeScan(preset: SizePreset): Variant {
 /** A session per file, fed piece by piece with the default byte budget, as chunkStream does. */
 function sessionVariant(name: string, group: ThroughputGroup, preset: SizePreset, hash: HashAlgorithm, description: string): Variant {
   let state: SessionState | null = null;
-  const drain = (first: StepResult, next: (state: SessionState) => StepResult): { state: SessionState; chunks: number } => {
-    let step = first;
-    let chunks = step.chunks.length;
-    while (step.more) {
-      step = next(step.state);
-      chunks += step.chunks.length;
-    }
-    return { state: step.state, chunks };
-  };
   return {
     name,
     group,
@@ -74,12 +66,12 @@ function sessionVariant(name: string, group: ThroughputGroup, preset: SizePreset
         let current = offset === 0 || state === null ? openSession({ preset, hash }) : state;
         let chunks = 0;
         if (bytes.length > 0) {
-          const fed = drain(feed(current, bytes), (s) => resume(s));
+          const fed = runToCompletion(feed(current, bytes), resume);
           current = fed.state;
           chunks += fed.chunks;
         }
         if (last) {
-          chunks += drain(finish(current), (s) => finish(s)).chunks;
+          chunks += runToCompletion(finish(current), finish).chunks;
           state = null;
         } else {
           state = current;
