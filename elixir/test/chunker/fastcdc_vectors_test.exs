@@ -67,10 +67,7 @@ defmodule Chunker.FastCDCVectorsTest do
   test "random data with other sizes, levels, seeds and BLAKE3 matches the CLI", %{tmp_dir: dir} do
     :rand.seed(:exsss, {42, 42, 42})
     data = :rand.bytes(3 * 1024 * 1024)
-    path = Path.join(dir, "random.bin")
-    # tmp_dir is only emptied when the test runs again; do not leave large files behind.
-    on_exit(fn -> File.rm(path) end)
-    File.write!(path, data)
+    path = write_temporary!(dir, "random.bin", data)
 
     for {opts, cli_args} <- [
           {[hash: :blake3], ~w(--hash blake3)},
@@ -96,10 +93,7 @@ defmodule Chunker.FastCDCVectorsTest do
   test "inputs larger than one frame carries go over in slices", %{tmp_dir: dir} do
     :rand.seed(:exsss, {5, 6, 7})
     data = :rand.bytes(40 * 1024 * 1024)
-    path = Path.join(dir, "large.bin")
-    # tmp_dir is only emptied when the test runs again; do not leave large files behind.
-    on_exit(fn -> File.rm(path) end)
-    File.write!(path, data)
+    path = write_temporary!(dir, "large.bin", data)
     cli = Oracle.cli_chunks(path, ~w(--preset nif))
 
     assert Oracle.as_tuples(Chunker.chunk!(data, preset: :nif)) == cli
@@ -114,5 +108,13 @@ defmodule Chunker.FastCDCVectorsTest do
     for {offset, length, hash} <- chunks do
       assert hash == :crypto.hash(algorithm, binary_part(data, offset, length))
     end
+  end
+
+  # tmp_dir is only emptied when the test runs again; do not leave large files behind.
+  defp write_temporary!(dir, name, data) do
+    path = Path.join(dir, name)
+    on_exit(fn -> File.rm(path) end)
+    File.write!(path, data)
+    path
   end
 end
