@@ -82,11 +82,10 @@ export function decodeMessage(payload: Uint8Array): Message {
 }
 
 /**
- * The same bytes as a plain Uint8Array. Bins decode as views of what the decoder is given;
- * handing the engine a plain view keeps `.slice()` anywhere below it a copy, never a view
- * that pins the whole frame.
+ * The same bytes as a plain Uint8Array (a view, not a copy), so that bins decode as plain
+ * Uint8Arrays whether the frame came in a Buffer or not.
  */
-export function plainView(bytes: Uint8Array): Uint8Array {
+function plainView(bytes: Uint8Array): Uint8Array {
   if (Object.getPrototypeOf(bytes) === Uint8Array.prototype) return bytes;
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

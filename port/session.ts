@@ -18,7 +18,7 @@ import {
 } from './engine/chunk-session.js';
 import type { ChunkingOptions } from './engine/chunking-options.js';
 import { ChunkerError } from './errors.js';
-import { plainView, type Budget } from './protocol.js';
+import type { Budget } from './protocol.js';
 
 /** Default `budget.bytes` (spec §4): about 10 ms of chunking and hashing. */
 export const DEFAULT_BUDGET_BYTES = 16 * 1024 * 1024;
@@ -153,8 +153,7 @@ export class SessionRegistry {
       throw new ChunkerError('session_busy', message, false);
     }
     this.counters.bytesIn += data.length;
-    const input = plainView(data);
-    const step = this.#run(id, entry, 'feed', budget, (state, slice) => feed(state, input, slice));
+    const step = this.#run(id, entry, 'feed', budget, (state, slice) => feed(state, data, slice));
     if (borrowed && this.#sessions.get(id) === entry) entry.state = withOwnInput(entry.state);
     return step;
   }

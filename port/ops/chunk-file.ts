@@ -19,7 +19,6 @@ import {
 import { ChunkerError, invalidParameter } from '../errors.js';
 import {
   encodeChunkList,
-  plainView,
   readBudget,
   readChunkingOptions,
   readOptionalString,
@@ -76,9 +75,7 @@ async function chunkOpenFile(
     for (;;) {
       const { bytesRead } = await reading;
       if (bytesRead === 0) break;
-      // A plain view, so the engine copies the tail it keeps (see plainView) rather than
-      // holding a view of a buffer that the next reads overwrite.
-      const bytes = plainView(current.subarray(0, bytesRead));
+      const bytes = current.subarray(0, bytesRead);
       size += bytesRead;
       // The spare buffer is free: the engine copies what it keeps once a feed completes.
       [current, spare] = [spare, current];
@@ -126,9 +123,8 @@ async function chunkCompressedFile(
   const stream = new DecompressingStream(filePieces(handle, path, read), { codec, maxOutputBytes, plainWhenUnknown: codec === 'auto' });
   let size = 0;
   for await (const piece of stream) {
-    const bytes = plainView(piece);
-    size += bytes.length;
-    state = await scanYielding(state, (s, slice) => feed(s, bytes, slice), budget, now, chunks);
+    size += piece.length;
+    state = await scanYielding(state, (s, slice) => feed(s, piece, slice), budget, now, chunks);
   }
   await scanYielding(state, finish, budget, now, chunks);
   return { chunks, size, compressedSize: read.bytes, codec: stream.codec ?? 'none' };
