@@ -20,6 +20,17 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          // The store conformance suite: one file per backend, each against a real server
+          // started by the file itself (memory and local need none).
+          name: 'backends',
+          include: ['test/backends/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });
