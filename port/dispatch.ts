@@ -8,12 +8,13 @@ import type { FrameItem } from './frame.js';
 import { chunkBatchOp, chunkOp } from './ops/chunk.js';
 import { chunkFileOp } from './ops/chunk-file.js';
 import { compressOp, decompressOp, trainDictionaryOp } from './ops/compression.js';
-import type { OpHandler, PortContext } from './ops/context.js';
+import type { OpHandler, PortContext, Send } from './ops/context.js';
 import { hashOp } from './ops/hash.js';
 import { helloOp } from './ops/hello.js';
 import { closeOp, continueOp, feedOp, finishOp, openOp } from './ops/sessions.js';
 import { spoolOp } from './ops/spool.js';
 import { statsOp } from './ops/stats.js';
+import { storeDeleteOp, storeGetOp, storeListOp, storePutOp, storeStatOp } from './ops/store.js';
 import {
   decodeMessage,
   errorEvent,
@@ -26,8 +27,7 @@ import {
   type Message,
 } from './protocol.js';
 
-/** Receives each outgoing message (reply or event), in the order they are ready. */
-export type Send = (message: Message) => void;
+export type { Send } from './ops/context.js';
 
 const SESSION_AND_CHUNK_OPS: ReadonlyArray<[string, OpHandler]> = [
   ['open', openOp],
@@ -44,6 +44,11 @@ const SESSION_AND_CHUNK_OPS: ReadonlyArray<[string, OpHandler]> = [
   ['compress', compressOp],
   ['decompress', decompressOp],
   ['train_dictionary', trainDictionaryOp],
+  ['store_stat', storeStatOp],
+  ['store_get', storeGetOp],
+  ['store_put', storePutOp],
+  ['store_delete', storeDeleteOp],
+  ['store_list', storeListOp],
 ];
 
 /** The operations of spec §4, by name (a Map, so names like "constructor" find nothing). */
@@ -94,7 +99,7 @@ export class Dispatcher {
       const request = parseRequest(message, id);
       const handler = this.#ops.get(request.op);
       if (handler === undefined) throw new ChunkerError('unknown_op', `No operation named ${JSON.stringify(request.op)}`);
-      outcome = handler(request, this.#context);
+      outcome = handler(request, this.#context, send);
     } catch (error) {
       send(errorReply(id, toWireError(error)));
       return undefined;

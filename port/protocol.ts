@@ -8,6 +8,7 @@ import type { Chunk } from './engine/chunk-session.js';
 import type { ChunkingOptions, HashAlgorithm } from './engine/chunking-options.js';
 import { ChunkerError, invalidParameter } from './errors.js';
 import { encodeFrame } from './frame.js';
+import { STORE_ERROR_PERMANENCE } from './store/backend.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Bytes per digest in a chunk list's `hashes`. */
@@ -26,7 +27,6 @@ export const ERROR_PERMANENCE = {
   session_busy: false,
   session_finishing: true,
   session_limit: false,
-  not_found: true,
   io_error: false,
   invalid_nar: true,
   size_exceeded: true,
@@ -40,6 +40,8 @@ export const ERROR_PERMANENCE = {
   training_failed: true,
   no_memory: false,
   internal: false,
+  // Store operations (port/store/backend.ts says what each means).
+  ...STORE_ERROR_PERMANENCE,
 } as const satisfies Record<string, boolean>;
 export type ErrorCode = keyof typeof ERROR_PERMANENCE;
 

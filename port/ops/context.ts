@@ -4,6 +4,7 @@
  */
 import type { Budget, Message, Request } from '../protocol.js';
 import { SessionRegistry, newCounters, type Clock, type PortCounters } from '../session.js';
+import { StoreCache } from '../store/store-cache.js';
 
 export interface PortLimits {
   /** Largest frame payload accepted (spec §1). */
@@ -25,13 +26,27 @@ export interface PortContext {
    * it; the client rewrites a region once the feed that named it is answered.
    */
   spool: Uint8Array | null;
+  /** Stores opened by store operations, kept open for the requests after. */
+  readonly stores: StoreCache;
 }
 
-/** A handler returns the reply's result keys (the dispatcher adds `id` and `ok`). */
-export type OpHandler = (request: Request, context: PortContext) => Message | Promise<Message>;
+/** Receives each outgoing message (reply or event), in the order they are ready. */
+export type Send = (message: Message) => void;
 
-export function createPortContext(limits: PortLimits, defaultBudget: Budget, now: Clock = () => performance.now()): PortContext {
+/**
+ * A handler returns the reply's result keys (the dispatcher adds `id` and `ok`). Long
+ * operations may send events tied to their request (`ref` = the request's id) through
+ * `emit` before they return.
+ */
+export type OpHandler = (request: Request, context: PortContext, emit: Send) => Message | Promise<Message>;
+
+export function createPortContext(
+  limits: PortLimits,
+  defaultBudget: Budget,
+  now: Clock = () => performance.now(),
+  stores: StoreCache = new StoreCache(),
+): PortContext {
   const counters = newCounters();
   const registry = new SessionRegistry({ maxSessions: limits.maxSessions, defaultBudget, counters, now });
-  return { registry, counters, limits, defaultBudget, now, startedMs: now(), spool: null };
+  return { registry, counters, limits, defaultBudget, now, startedMs: now(), spool: null, stores };
 }

@@ -104,7 +104,7 @@ describe('port process', () => {
     const ops = ['hello', 'open', 'feed', 'continue', 'finish', 'close', 'chunk', 'chunk_batch', 'chunk_file', 'hash', 'stats', 'spool'];
     ops.push('compress', 'decompress', 'train_dictionary');
     expect([...(reply.ops as string[])].sort()).toEqual(ops.sort());
-    expect(reply.capabilities).toEqual(['spool', 'compression']);
+    expect(reply.capabilities).toEqual(['spool', 'compression', 'stores']);
     expect(typeof reply.version).toBe('string');
   });
 

@@ -160,7 +160,7 @@ describe('the spool op and feed with spool', () => {
   it('hello announces the spool capability', async () => {
     const { target } = dispatcherWithContext();
     const hello = await callDispatcher(target, { id: 1, op: 'hello', protocol: 1 });
-    expect(hello.capabilities).toEqual(['spool', 'compression']);
+    expect(hello.capabilities).toContain('spool');
     expect(hello.ops).toContain('spool');
   });
 });
