@@ -53,6 +53,8 @@ defmodule Chunker.Port do
     # id => {from | :hello | :spool, timer_ref | nil}
     pending: %{},
     late_replies: 0,
+    # id => {pid, tag}: who gets the events ("ref" = id) a request causes
+    listeners: %{},
     # nil, or the Chunker.Spool in use; attached once the program accepted it
     spool: nil,
     spool_attached: false
@@ -66,8 +68,18 @@ defmodule Chunker.Port do
   error it carried, or :timeout / :port_exited / :port_unavailable / :frame_too_large.
   """
   @spec request(GenServer.server(), Request.t(), timeout) :: {:ok, map} | {:error, Error.t()}
-  def request(server, {op, args} = _request, timeout) when is_binary(op) and is_map(args) do
-    GenServer.call(server, {:request, op, args, timeout}, call_timeout(timeout))
+  def request(server, request, timeout), do: request(server, request, timeout, nil)
+
+  @doc """
+  Like request/3; in addition every event the request causes (`store_list`'s objects,
+  progress) is sent to `pid` as `{:chunker_event, tag, event_map}` before the reply
+  returns, so after the call every event is already in `pid`'s mailbox.
+  """
+  @spec request(GenServer.server(), Request.t(), timeout, {pid, term} | nil) ::
+          {:ok, map} | {:error, Error.t()}
+  def request(server, {op, args} = _request, timeout, listener)
+      when is_binary(op) and is_map(args) do
+    GenServer.call(server, {:request, op, args, timeout, listener}, call_timeout(timeout))
   catch
     :exit, {:timeout, {GenServer, :call, _}} ->
       {:error, timeout_error(timeout)}
@@ -123,10 +135,11 @@ defmodule Chunker.Port do
   def handle_continue(:hello, state), do: {:noreply, send_hello(state)}
 
   @impl true
-  def handle_call({:request, op, args, timeout}, from, state) do
+  def handle_call({:request, op, args, timeout, listener}, from, state) do
     with {:ok, state} <- ensure_program(state),
+         id = state.next_id,
          {:ok, state} <- send_checked(state, from, {op, args}, timeout) do
-      {:noreply, state}
+      {:noreply, listen(state, id, listener)}
     else
       {:error, %Error{} = error, state} -> {:reply, {:error, error}, state}
     end
@@ -153,11 +166,17 @@ defmodule Chunker.Port do
         state = release_spool_slot(state, id)
         {:noreply, complete(state, id, reply_result(reply))}
 
+      {:ok, %{"event" => _, "ref" => ref} = event} when is_map_key(state.listeners, ref) ->
+        {pid, tag} = state.listeners[ref]
+        send(pid, {:chunker_event, tag, event})
+        {:noreply, state}
+
       {:ok, %{"event" => "error", "error" => error}} ->
         Logger.warning("Chunker port reported: #{Exception.message(Error.from_wire(error))}")
         {:noreply, state}
 
-      # Progress and any event a later protocol version adds are not needed here.
+      # Events nobody listens for (a caller that timed out), or that a later protocol
+      # version adds.
       {:ok, %{"event" => _}} ->
         {:noreply, state}
 
@@ -201,7 +220,7 @@ defmodule Chunker.Port do
         # Its spool slot, if any, stays taken until the late reply comes: the program may
         # still be reading it.
         deliver(from, {:error, timeout_error(timeout)}, nil)
-        {:noreply, %{state | pending: pending}}
+        {:noreply, %{state | pending: pending, listeners: Map.delete(state.listeners, id)}}
     end
   end
 
@@ -395,7 +414,14 @@ defmodule Chunker.Port do
     %{state | next_id: id + 1, pending: Map.put(state.pending, id, {from, timer})}
   end
 
+  defp listen(state, _id, nil), do: state
+
+  defp listen(state, id, listener),
+    do: %{state | listeners: Map.put(state.listeners, id, listener)}
+
   defp complete(state, id, result) do
+    state = %{state | listeners: Map.delete(state.listeners, id)}
+
     case Map.pop(state.pending, id) do
       {nil, _pending} ->
         # Its caller already got :timeout.
