@@ -10,6 +10,7 @@
  */
 import { invalidParameter } from '../errors.js';
 import { storeError, type StoreBackend } from './backend.js';
+import { openLocalStore } from './local.js';
 import { MemoryBackend } from './memory.js';
 
 /** Per-backend options; a backend reads only its own section. */
@@ -21,6 +22,7 @@ type BackendOpener = (url: URL, options: StoreOpenOptions) => Promise<StoreBacke
 
 const OPENERS: Record<string, BackendOpener> = {
   'memory:': (url) => Promise.resolve(new MemoryBackend(url.href)),
+  'file:': (url) => openLocalStore(url),
 };
 
 /** Parses `location` and opens the backend for its scheme. */

@@ -1,0 +1,19 @@
+/**
+ * How store operations turn an aborted `AbortSignal` into an error. The timeout wrapper
+ * aborts with a `store_timeout` ChunkerError as the reason, and that error is what the
+ * operation must reject with, so a retry layer above sees a retryable timeout. Any other
+ * abort (the caller gave up) becomes a permanent `aborted` error: nobody wants it retried.
+ */
+import { ChunkerError } from '../errors.js';
+
+/** The error an operation aborted through `signal` rejects with. */
+export function abortError(signal: AbortSignal, what: string): ChunkerError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof ChunkerError) return reason;
+  return new ChunkerError('aborted', `${what} was aborted`, true);
+}
+
+/** Throws `abortError` when `signal` is already aborted; a no-op without a signal. */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw abortError(signal, what);
+}
