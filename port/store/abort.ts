@@ -17,3 +17,30 @@ export function abortError(signal: AbortSignal, what: string): ChunkerError {
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw abortError(signal, what);
 }
+
+/**
+ * Settles like `promise`, or rejects with `abortError` as soon as `signal` aborts — for
+ * awaiting something that cannot be told to stop (a caller's `ObjectSource` read), so
+ * the operation can still clean up and return. `promise` is left to settle unobserved.
+ */
+export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(abortError(signal, what));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal, what));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

@@ -23,7 +23,7 @@ import { mkdir, open, opendir, rename, rm, stat, unlink, type FileHandle } from 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ChunkerError, invalidParameter } from '../errors.js';
-import { abortError, throwIfAborted } from './abort.js';
+import { abortError, throwIfAborted, unlessAborted } from './abort.js';
 import { checkListPrefix, checkObjectName, TEMP_NAME_PREFIX } from './object-name.js';
 import {
   storeError,
@@ -366,7 +366,7 @@ export class LocalBackend implements StoreBackend {
     let offset = 0;
     let pending = source.size > 0 ? readPiece(0) : undefined;
     while (pending !== undefined) {
-      const piece = await pending;
+      const piece = await unlessAborted(pending, signal, `put ${name}`);
       const nextOffset = offset + piece.length;
       pending = nextOffset < source.size ? readPiece(nextOffset) : undefined;
       // If the write below fails, the read in flight is abandoned; keep its rejection handled.

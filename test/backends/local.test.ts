@@ -182,6 +182,28 @@ describe('local store', () => {
       expect(await filesOnDisk(root)).toEqual([]);
     });
 
+    it('gives up a put whose source never delivers once the signal aborts, removing its temp file', async () => {
+      const root = freshRoot();
+      const store = await openLocalStore(pathToFileURL(root));
+      const controller = new AbortController();
+      let asked!: () => void;
+      const waiting = new Promise<void>((resolve) => (asked = resolve));
+      const stuck = {
+        size: 10 * MIB,
+        read: (offset: number, length: number) => {
+          if (offset === 0) return Promise.resolve(new Uint8Array(length));
+          asked();
+          return new Promise<Uint8Array>(() => undefined);
+        },
+      };
+      const putting = chunkerRejectionOf(() => store.put('stuck', stuck, { signal: controller.signal }));
+      await waiting;
+      expect((await filesOnDisk(root)).length).toBe(1);
+      controller.abort();
+      expect((await putting).code).toBe('aborted');
+      expect(await filesOnDisk(root)).toEqual([]);
+    });
+
     it('reports EACCES as store_permission (permanent) when the process may not write', async () => {
       const root = freshRoot();
       const store = await openLocalStore(pathToFileURL(root));
