@@ -8,6 +8,7 @@ defmodule ChunkerTest do
   doctest Chunker
   doctest Chunker.Chunk
   doctest Chunker.Error
+  doctest Chunker.Store
 
   describe "options are checked before anything is sent" do
     test "each bad option is named, with what was expected and what came" do

@@ -4,6 +4,7 @@
  */
 import type { Budget, Message, Request } from '../protocol.js';
 import { SessionRegistry, newCounters, type Clock, type PortCounters } from '../session.js';
+import { withResilience } from '../store/resilient.js';
 import { StoreCache } from '../store/store-cache.js';
 
 export interface PortLimits {
@@ -44,7 +45,7 @@ export function createPortContext(
   limits: PortLimits,
   defaultBudget: Budget,
   now: Clock = () => performance.now(),
-  stores: StoreCache = new StoreCache(),
+  stores: StoreCache = new StoreCache((backend) => withResilience(backend)),
 ): PortContext {
   const counters = newCounters();
   const registry = new SessionRegistry({ maxSessions: limits.maxSessions, defaultBudget, counters, now });
