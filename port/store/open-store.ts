@@ -11,11 +11,14 @@
 import { invalidParameter } from '../errors.js';
 import { storeError, type StoreBackend } from './backend.js';
 import { openLocalStore } from './local.js';
+import { openHttpStore, type HttpStoreOptions } from './http.js';
 import { MemoryBackend } from './memory.js';
 
 /** Per-backend options; a backend reads only its own section. */
 export interface StoreOpenOptions {
   readonly memory?: Record<string, never>;
+  /** For http: and https: stores (port/store/http.ts). */
+  readonly http?: HttpStoreOptions;
 }
 
 type BackendOpener = (url: URL, options: StoreOpenOptions) => Promise<StoreBackend>;
@@ -23,6 +26,8 @@ type BackendOpener = (url: URL, options: StoreOpenOptions) => Promise<StoreBacke
 const OPENERS: Record<string, BackendOpener> = {
   'memory:': (url) => Promise.resolve(new MemoryBackend(url.href)),
   'file:': (url) => openLocalStore(url),
+  'http:': async (url, options) => openHttpStore(url, redactLocation(url), options.http),
+  'https:': async (url, options) => openHttpStore(url, redactLocation(url), options.http),
 };
 
 /** Parses `location` and opens the backend for its scheme. */
