@@ -3,11 +3,13 @@
  * the conformance suite, then what only a real server shows — a server killed in the middle
  * of an upload, refused credentials, a cut download, and the status codes nginx answers.
  */
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRetryable, type ObjectSource, type StoreBackend } from '../../port/store/backend.js';
-import { bytesSource } from '../../port/store/object-source.js';
+import { bytesSource, openFileSource } from '../../port/store/object-source.js';
 import { openStore } from '../../port/store/open-store.js';
 import { chunkerRejectionOf } from '../support/chunker-error.js';
 import { seededBytes } from '../support/random-bytes.js';
@@ -72,6 +74,12 @@ function gatedSource(size: number, seed: number): { source: ObjectSource; halfRe
       },
     },
   };
+}
+
+/** Runs Debian nix-bin's `nix` (as root, no daemon) and returns its trimmed stdout. */
+function nix(args: string[]): string {
+  const env = { ...process.env, NIX_CONFIG: 'experimental-features = nix-command' };
+  return execFileSync('nix', args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
 
 async function listNames(store: StoreBackend, prefix: string): Promise<string[]> {
@@ -257,11 +265,63 @@ describe('http store against nginx: failures and server behaviour', () => {
     expect((await chunkerRejectionOf(() => store.get('with space'))).code).toBe('not_found');
   });
 
-  it('serves what it stores to plain HTTP readers, under the same names', async () => {
-    const store = await open('/cache/');
-    await store.put('nix-cache-info', bytesSource(Buffer.from('StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n')));
-    const response = await fetch(server.url('/cache/nix-cache-info'));
-    expect(response.status).toBe(200);
-    expect(await response.text()).toContain('StoreDir: /nix/store');
+  it('uploads a Nix binary cache that nix copy --from then substitutes from nginx', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'chunker-nix-cache-'));
+    try {
+      writeFileSync(join(work, 'hello.txt'), 'hello from the http store\n');
+      // Chroot stores under `work`, so the machine's /nix is never touched.
+      const storePath = nix(['store', 'add-file', '--store', join(work, 'source'), join(work, 'hello.txt')]);
+      nix(['copy', '--store', join(work, 'source'), '--to', `file://${join(work, 'cache')}`, storePath]);
+      const store = await open('/nix-cache/');
+      const files = readdirSync(join(work, 'cache'), { recursive: true, encoding: 'utf8' }).filter((name) => statSync(join(work, 'cache', name)).isFile());
+      expect(files).toContain('nix-cache-info');
+      for (const name of files) {
+        const source = await openFileSource(join(work, 'cache', name));
+        await store.put(name, source).finally(() => source.close());
+      }
+      expect(await listNames(store, '')).toEqual([...files].sort());
+      nix(['copy', '--option', 'narinfo-cache-negative-ttl', '0', '--no-check-sigs', '--from', server.url('/nix-cache'), '--to', join(work, 'target'), storePath]);
+      expect(readFileSync(join(work, 'target', storePath), 'utf8')).toBe('hello from the http store\n');
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('https store against nginx with a self-signed certificate', () => {
+  let server: NginxServer;
+  beforeAll(async () => {
+    server = await NginxServer.start({ tls: true });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('works when the certificate is trusted through http.caFile', async () => {
+    const store = await openStore(server.url('/tls/'), { http: { caFile: server.certificatePath } });
+    try {
+      const bytes = seededBytes(3 * MiB + 5, 30);
+      await store.put('object', bytesSource(bytes));
+      expect(Buffer.from(await store.get('object', { offset: 5, length: 1_000 })).equals(Buffer.from(bytes.subarray(5, 1_005)))).toBe(true);
+      expect(await listNames(store, '')).toEqual(['object']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses an untrusted certificate permanently (store_auth)', async () => {
+    const store = await openStore(server.url('/tls/'));
+    try {
+      const error = await chunkerRejectionOf(() => store.stat('object'));
+      expect(error).toMatchObject({ code: 'store_auth', permanent: true });
+      expect(error.message).toContain('caFile');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('fails with store_config when the CA file cannot be read', async () => {
+    const error = await chunkerRejectionOf(() => openStore(server.url('/tls/'), { http: { caFile: join(server.prefix, 'missing.pem') } }));
+    expect(error.code).toBe('store_config');
   });
 });

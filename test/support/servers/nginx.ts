@@ -15,8 +15,9 @@
  *   /noindex/    autoindex off (403 for directory listings)
  *   /noranges/   max_ranges 0 (Range ignored, 200 with the whole object)
  *   /slow/       limit_rate SLOW_RATE_BYTES_PER_SECOND per response
+ * With `tls`, it speaks HTTPS with a self-signed certificate for 127.0.0.1 made by openssl.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
@@ -76,7 +77,21 @@ function htpasswdLine(user: string, password: string): string {
   return `${user}:{SSHA}${Buffer.concat([digest, salt]).toString('base64')}\n`;
 }
 
-function config(prefix: string, root: string, port: number): string {
+/** How nginx listens: plain HTTP, or HTTPS with a self-signed certificate made for the run. */
+export interface NginxOptions {
+  readonly tls?: boolean;
+}
+
+/** A self-signed certificate for 127.0.0.1 (also the CA a client must trust), made by openssl. */
+function makeCertificate(prefix: string): void {
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+    '-keyout', join(prefix, 'key.pem'), '-out', join(prefix, 'cert.pem'),
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function config(prefix: string, root: string, port: number, tls: boolean): string {
   const dav = 'dav_methods PUT DELETE; create_full_put_path on;';
   // Run as whoever starts us: without a master there is no privilege drop, and as root
   // the `user` directive would otherwise default the temp directories to nobody.
@@ -95,7 +110,8 @@ http {
   default_type application/octet-stream;
   keepalive_requests 100000;
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${tls ? ' ssl' : ''};
+    ${tls ? `ssl_certificate ${join(prefix, 'cert.pem')}; ssl_certificate_key ${join(prefix, 'key.pem')};` : ''}
     root ${root};
     client_max_body_size 0;
     autoindex on;
@@ -128,22 +144,25 @@ export class NginxServer {
   private constructor(
     readonly prefix: string,
     readonly port: number,
+    private readonly tls: boolean,
   ) {
     this.root = join(prefix, 'root');
     this.bodyTempDir = join(prefix, 'temp', 'body');
   }
 
   /** Starts nginx on a free port in a new temp prefix. */
-  static async start(): Promise<NginxServer> {
+  static async start(options: NginxOptions = {}): Promise<NginxServer> {
+    const tls = options.tls ?? false;
     const binary = findNginx();
     let lastError: unknown;
     for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
       const prefix = mkdtempSync(join(tmpdir(), 'chunker-nginx-'));
-      const server = new NginxServer(prefix, await freePort());
+      const server = new NginxServer(prefix, await freePort(), tls);
+      if (tls) makeCertificate(prefix);
       mkdirSync(server.root);
       mkdirSync(join(prefix, 'temp'));
       writeFileSync(join(prefix, 'htpasswd'), htpasswdLine(PRIVATE_USER, PRIVATE_PASSWORD));
-      writeFileSync(join(prefix, 'nginx.conf'), config(prefix, server.root, server.port));
+      writeFileSync(join(prefix, 'nginx.conf'), config(prefix, server.root, server.port, tls));
       try {
         await server.launch(binary);
         return server;
@@ -156,10 +175,15 @@ export class NginxServer {
     throw lastError;
   }
 
-  /** `http://127.0.0.1:port/path` (path starting with '/'), with optional credentials. */
+  /** The certificate clients must trust when started with `tls`. */
+  get certificatePath(): string {
+    return join(this.prefix, 'cert.pem');
+  }
+
+  /** `http(s)://127.0.0.1:port/path` (path starting with '/'), with optional credentials. */
   url(path = '/', credentials?: { user: string; password: string }): string {
     const userinfo = credentials === undefined ? '' : `${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.password)}@`;
-    return `http://${userinfo}127.0.0.1:${this.port}${path}`;
+    return `${this.tls ? 'https' : 'http'}://${userinfo}127.0.0.1:${this.port}${path}`;
   }
 
   get pid(): number | undefined {
