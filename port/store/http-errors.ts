@@ -19,6 +19,8 @@ function describe(request: RequestDescription): string {
 }
 
 function codeForStatus(status: number): StoreErrorCode {
+  // A redirect the store did not expect (to https, another host): the URL needs changing.
+  if (status >= 300 && status < 400) return 'store_config';
   switch (status) {
     case 401:
       return 'store_auth';
@@ -51,10 +53,11 @@ const STATUS_HINTS: Partial<Record<StoreErrorCode, string>> = {
   store_config: '; the server must accept PUT and DELETE (nginx: dav_methods PUT DELETE)',
 };
 
-/** The error for an HTTP status the operation did not expect. */
-export function statusError(status: number, statusMessage: string | undefined, request: RequestDescription): ChunkerError {
+/** The error for an HTTP status the operation did not expect (`redirect`: its Location). */
+export function statusError(status: number, statusMessage: string | undefined, request: RequestDescription, redirect?: string): ChunkerError {
   const code = codeForStatus(status);
   const text = `${describe(request)}: the server answered ${status} ${statusMessage ?? ''}`.trimEnd();
+  if (code === 'store_config' && redirect !== undefined) return storeError(code, `${text} to ${redirect}; use that location in the store URL`);
   return storeError(code, `${text}${STATUS_HINTS[code] ?? ''}`);
 }
 

@@ -190,7 +190,13 @@ export class HttpBackend implements StoreBackend {
   private isDirectoryRedirect(reply: HttpReply, name: string): boolean {
     if (reply.status !== 301 && reply.status !== 302) return false;
     const location = reply.headers.location;
-    return location !== undefined && new URL(location, this.origin).pathname === `${this.basePath}${name.split('/').map(encodeURIComponent).join('/')}/`;
+    if (location === undefined) return false;
+    try {
+      // Servers escape paths in their own way; compare the decoded forms.
+      return decodeURIComponent(new URL(location, this.origin).pathname) === `${decodeURIComponent(this.basePath)}${name}/`;
+    } catch {
+      return false;
+    }
   }
 
   private readError(reply: HttpReply, name: string): ChunkerError {
@@ -203,7 +209,7 @@ export class HttpBackend implements StoreBackend {
   }
 
   private statusError(reply: HttpReply, method: HttpMethod, name: string): ChunkerError {
-    return statusError(reply.status, reply.statusMessage, { method, target: this.target(name) });
+    return statusError(reply.status, reply.statusMessage, { method, target: this.target(name) }, reply.headers.location);
   }
 
   private target(name: string): string {

@@ -13,7 +13,7 @@ import { bytesSource, openFileSource } from '../../port/store/object-source.js';
 import { openStore } from '../../port/store/open-store.js';
 import { chunkerRejectionOf } from '../support/chunker-error.js';
 import { seededBytes } from '../support/random-bytes.js';
-import { NginxServer, PRIVATE_PASSWORD, PRIVATE_USER, SLOW_RATE_BYTES_PER_SECOND, freePort } from '../support/servers/nginx.js';
+import { MOVED_LOCATION, NginxServer, PRIVATE_PASSWORD, PRIVATE_USER, SLOW_RATE_BYTES_PER_SECOND, freePort } from '../support/servers/nginx.js';
 import { describeStoreConformance } from './conformance.js';
 
 const MiB = 1024 * 1024;
@@ -223,7 +223,7 @@ describe('http store against nginx: failures and server behaviour', () => {
     expect(await store.stat('abort-object')).toEqual({ name: 'abort-object', size: 4 * MiB });
   });
 
-  it('maps nginx statuses: 413 → store_full, 405 → store_config, no index → store_config', async () => {
+  it('maps nginx statuses: 413 → store_full, 405, 301 and no index → store_config', async () => {
     const small = await open('/small/');
     await small.put('tiny', bytesSource(new Uint8Array(100)));
     const tooBig = await chunkerRejectionOf(() => small.put('large', bytesSource(seededBytes(2 * MiB, 18))));
@@ -241,6 +241,11 @@ describe('http store against nginx: failures and server behaviour', () => {
     const unlisted = await chunkerRejectionOf(() => listNames(unindexed, ''));
     expect(unlisted).toMatchObject({ code: 'store_config', permanent: true });
     expect(unlisted.message).toContain('autoindex');
+
+    const moved = await open('/moved/');
+    const redirected = await chunkerRejectionOf(() => moved.stat('x'));
+    expect(redirected).toMatchObject({ code: 'store_config', permanent: true });
+    expect(redirected.message).toContain(MOVED_LOCATION);
   });
 
   it('slices the whole object when the server ignores Range', async () => {

@@ -15,6 +15,7 @@
  *   /noindex/    autoindex off (403 for directory listings)
  *   /noranges/   max_ranges 0 (Range ignored, 200 with the whole object)
  *   /slow/       limit_rate SLOW_RATE_BYTES_PER_SECOND per response
+ *   /moved/      301 to MOVED_LOCATION for everything
  * With `tls`, it speaks HTTPS with a self-signed certificate for 127.0.0.1 made by openssl.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -28,6 +29,9 @@ export const PRIVATE_USER = 'chunker';
 export const PRIVATE_PASSWORD = 'correct horse';
 /** Response rate of /slow/, so a download can be caught in the middle. */
 export const SLOW_RATE_BYTES_PER_SECOND = 256 * 1024;
+
+/** Where /moved/ redirects to. */
+export const MOVED_LOCATION = 'https://cache.example.org/';
 
 /** How long nginx gets to start answering, and to exit after a signal. */
 const START_DEADLINE_MS = 15_000;
@@ -127,6 +131,7 @@ http {
     location /noindex/ { ${dav} autoindex off; }
     location /noranges/ { ${dav} max_ranges 0; }
     location /slow/ { ${dav} limit_rate ${SLOW_RATE_BYTES_PER_SECOND}; }
+    location /moved/ { return 301 ${MOVED_LOCATION}; }
   }
 }
 `;
