@@ -5,12 +5,13 @@
  * abort (the caller gave up) becomes a permanent `aborted` error: nobody wants it retried.
  */
 import { ChunkerError } from '../errors.js';
+import { storeError } from './backend.js';
 
 /** The error an operation aborted through `signal` rejects with. */
 export function abortError(signal: AbortSignal, what: string): ChunkerError {
   const reason: unknown = signal.reason;
   if (reason instanceof ChunkerError) return reason;
-  return new ChunkerError('aborted', `${what} was aborted`, true);
+  return storeError('aborted', `${what} was aborted`);
 }
 
 /** Throws `abortError` when `signal` is already aborted; a no-op without a signal. */

@@ -120,6 +120,8 @@ export const STORE_ERROR_PERMANENCE = {
   store_config: true,
   /** The store was closed before the call. */
   store_closed: true,
+  /** The caller abandoned the operation (its AbortSignal fired for a reason other than a timeout). */
+  aborted: true,
   /** The data read back did not match its checksum or size. */
   store_integrity: false,
   /** Could not reach the server, or the connection broke. */
