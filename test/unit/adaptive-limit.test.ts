@@ -3,7 +3,7 @@ import { ChunkerError } from '../../port/errors.js';
 import { storeError } from '../../port/store/backend.js';
 import { MemoryBackend } from '../../port/store/memory.js';
 import { bytesSource } from '../../port/store/object-source.js';
-import { AdaptiveLimit, MIN_WINDOW_SAMPLES } from '../../port/store/wrappers/adaptive-limit.js';
+import { AdaptiveLimit, LATENCY_NOISE_MS, MIN_WINDOW_SAMPLES } from '../../port/store/wrappers/adaptive-limit.js';
 import { withConcurrencyLimit } from '../../port/store/wrappers/concurrency-limit.js';
 import { chunkerErrorOf, chunkerRejectionOf } from '../support/chunker-error.js';
 import { FakeClock, settle } from '../support/fake-clock.js';
@@ -77,7 +77,7 @@ describe('AdaptiveLimit', () => {
     expect(limit.current).toBe(5);
     expect(limit.adjustments).toEqual({ increases: 4, decreases: 0 });
     expect(maxRunning).toBe(5);
-    expect(limit.baselineLatencyMs).toBe(10);
+    expect(limit.baselineLatencyMs()).toBe(10);
   });
 
   it('does not increase while the caller never reaches the limit', async () => {
@@ -124,23 +124,48 @@ describe('AdaptiveLimit', () => {
   it('decreases when latency climbs well above the baseline, and holds when it only rises', async () => {
     const clock = new FakeClock();
     const limit = new AdaptiveLimit({ min: 1, max: 8, initial: 4, clock });
-    await drive(limit, clock, steady(MIN_WINDOW_SAMPLES, 10));
-    expect(limit.baselineLatencyMs).toBe(10);
+    await drive(limit, clock, steady(MIN_WINDOW_SAMPLES, 100));
+    expect(limit.baselineLatencyMs()).toBe(100);
     expect(limit.current).toBe(5);
     // Twice the baseline: congestion may be building; neither grow nor cut.
-    await drive(limit, clock, steady(MIN_WINDOW_SAMPLES, 20));
+    await drive(limit, clock, steady(MIN_WINDOW_SAMPLES, 200));
     expect(limit.current).toBe(5);
     // Far above the baseline: cut.
-    await drive(limit, clock, steady(MIN_WINDOW_SAMPLES, 100));
+    await drive(limit, clock, steady(MIN_WINDOW_SAMPLES, 1000));
     expect(limit.current).toBe(3);
     expect(limit.adjustments).toEqual({ increases: 1, decreases: 1 });
+  });
+
+  it('treats changes within the noise margin as steady, however large the ratio', async () => {
+    const clock = new FakeClock();
+    const limit = new AdaptiveLimit({ min: 1, max: 8, initial: 4, clock });
+    await drive(limit, clock, steady(MIN_WINDOW_SAMPLES, 0.1));
+    await drive(limit, clock, steady(2 * MIN_WINDOW_SAMPLES, LATENCY_NOISE_MS));
+    expect(limit.adjustments.decreases).toBe(0);
+    expect(limit.current).toBe(7);
+  });
+
+  it('compares latencies only within one kind of operation', async () => {
+    const clock = new FakeClock();
+    const limit = new AdaptiveLimit({ min: 1, max: 8, initial: 8, clock });
+    const run = (kind: string, latencyMs: number, count: number): Promise<unknown> =>
+      Promise.all(Array.from({ length: count }, () => limit.run(() => clock.sleep(latencyMs), undefined, kind)));
+    const stats = run('stat', 1, MIN_WINDOW_SAMPLES);
+    await clock.runAll();
+    await stats;
+    const puts = run('put', 500, 2 * MIN_WINDOW_SAMPLES);
+    await clock.runAll();
+    await puts;
+    expect(limit.baselineLatencyMs('stat')).toBe(1);
+    expect(limit.baselineLatencyMs('put')).toBe(500);
+    expect(limit.adjustments.decreases).toBe(0);
   });
 
   it('is not moved by one slow outlier in a window', async () => {
     const clock = new FakeClock();
     const limit = new AdaptiveLimit({ min: 1, max: 8, initial: 8, clock });
-    await drive(limit, clock, steady(MIN_WINDOW_SAMPLES, 10));
-    const withOutlier = steady(MIN_WINDOW_SAMPLES, 10);
+    await drive(limit, clock, steady(MIN_WINDOW_SAMPLES, 100));
+    const withOutlier = steady(MIN_WINDOW_SAMPLES, 100);
     withOutlier[3] = { latencyMs: 10_000 };
     await drive(limit, clock, withOutlier);
     expect(limit.current).toBe(8);

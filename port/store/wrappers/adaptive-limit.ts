@@ -5,16 +5,19 @@
  *
  * - `run(fn)` starts `fn` when fewer than `current` operations are in flight, otherwise
  *   queues it (first in, first out).
- * - Successes are collected in a window of `max(MIN_WINDOW_SAMPLES, current)` samples
- *   (about one "round trip" of the whole limit). When a window is full its median latency
- *   is compared with a smoothed baseline:
- *     median ≤ baseline × LATENCY_RISE_RATIO, and the limit was actually reached during
- *       the window → current + 1 (additive increase);
- *     median > baseline × LATENCY_OVERLOAD_RATIO → current × decreaseFactor;
+ * - Successes are collected per kind of operation (`run`'s `kind`: a stat and a put are
+ *   not comparable) in windows of `max(MIN_WINDOW_SAMPLES, current)` samples (about one
+ *   "round trip" of the whole limit). When a window is full its median latency is
+ *   compared with that kind's smoothed baseline:
+ *     median ≤ baseline × LATENCY_RISE_RATIO (or within LATENCY_NOISE_MS of it), and the
+ *       limit was actually reached during the window → current + 1 (additive increase);
+ *     median > baseline × LATENCY_OVERLOAD_RATIO and more than LATENCY_NOISE_MS above it
+ *       → current × decreaseFactor;
  *     otherwise → unchanged.
  *   The baseline then moves a fraction BASELINE_SMOOTHING toward the window's median, so
  *   a lasting change (larger objects, a slower link) becomes the new normal within a few
- *   windows. The median keeps one slow outlier (a large object) from moving anything.
+ *   windows. The median keeps one slow outlier (a large object) from moving anything, and
+ *   the noise margin keeps sub-millisecond jitter (local disks) from counting as a trend.
  * - A failure that `isOverload` accepts (default: `isRetryable` — timeouts, throttling,
  *   refused connections) cuts the limit at once: current × decreaseFactor. Only one cut
  *   per "generation": operations that started before the last cut cannot cut again, so a
@@ -40,6 +43,18 @@ export const LATENCY_OVERLOAD_RATIO = 3;
 export const MIN_WINDOW_SAMPLES = 8;
 /** How far the baseline latency moves toward each window's median (0..1). */
 export const BASELINE_SMOOTHING = 0.2;
+/** Latency differences up to this are jitter, whatever the ratio. */
+export const LATENCY_NOISE_MS = 10;
+/** The kind of operations that `run` is given none for. */
+const DEFAULT_KIND = 'operation';
+
+/** Latency samples and baseline of one kind of operation. */
+interface LatencyTrack {
+  window: number[];
+  /** The limit was reached while this window filled. */
+  saturated: boolean;
+  baseline: number | undefined;
+}
 
 export interface AdaptiveLimitOptions {
   /** Lowest limit (≥ 1). */
@@ -68,9 +83,7 @@ export class AdaptiveLimit {
   private readonly clock: Clock;
   /** Bumped on every decrease; samples and failures from an older generation are stale. */
   private generation = 0;
-  private window: number[] = [];
-  private saturated = false;
-  private baseline: number | undefined;
+  private readonly tracks = new Map<string, LatencyTrack>();
   private increaseCount = 0;
   private decreaseCount = 0;
 
@@ -112,23 +125,23 @@ export class AdaptiveLimit {
     return { increases: this.increaseCount, decreases: this.decreaseCount };
   }
 
-  /** The smoothed latency successes are judged against, once the first window is full. */
-  get baselineLatencyMs(): number | undefined {
-    return this.baseline;
+  /** The smoothed latency successes of `kind` are judged against, once its first window is full. */
+  baselineLatencyMs(kind = DEFAULT_KIND): number | undefined {
+    return this.tracks.get(kind)?.baseline;
   }
 
   /**
    * Runs `fn` once a slot is free and returns its result. Aborting `signal` while queued
    * rejects with `abortError(signal)` without running `fn`; once started, `fn` owns the
-   * abort (pass the signal to it).
+   * abort (pass the signal to it). Latencies are compared only within one `kind`.
    */
-  async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async run<T>(fn: () => Promise<T>, signal?: AbortSignal, kind = DEFAULT_KIND): Promise<T> {
     await this.acquire(signal);
     const generation = this.generation;
     const started = this.clock.now();
     try {
       const value = await fn();
-      this.recordSuccess(generation, this.clock.now() - started);
+      this.recordSuccess(kind, generation, this.clock.now() - started);
       return value;
     } catch (error) {
       if (this.isOverload(error)) this.recordOverload(generation);
@@ -145,7 +158,7 @@ export class AdaptiveLimit {
       this.take();
       return Promise.resolve();
     }
-    this.saturated = true;
+    this.markSaturated();
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
         const index = this.waiters.indexOf(waiter);
@@ -163,7 +176,11 @@ export class AdaptiveLimit {
 
   private take(): void {
     this.running++;
-    if (this.running >= this.limit) this.saturated = true;
+    if (this.running >= this.limit) this.markSaturated();
+  }
+
+  private markSaturated(): void {
+    for (const track of this.tracks.values()) track.saturated = true;
   }
 
   private dispatch(): void {
@@ -174,22 +191,27 @@ export class AdaptiveLimit {
     }
   }
 
-  private recordSuccess(generation: number, latencyMs: number): void {
+  private recordSuccess(kind: string, generation: number, latencyMs: number): void {
     if (generation !== this.generation) return;
-    this.window.push(latencyMs);
-    if (this.window.length < Math.max(MIN_WINDOW_SAMPLES, this.limit)) return;
-    const median = medianOf(this.window);
-    const saturated = this.saturated;
-    this.resetWindow();
-    const baseline = this.baseline;
+    let track = this.tracks.get(kind);
+    if (track === undefined) {
+      track = { window: [], saturated: this.isSaturatedNow(), baseline: undefined };
+      this.tracks.set(kind, track);
+    }
+    track.window.push(latencyMs);
+    if (track.window.length < Math.max(MIN_WINDOW_SAMPLES, this.limit)) return;
+    const median = medianOf(track.window);
+    const { saturated, baseline } = track;
+    this.resetWindow(track);
     if (baseline === undefined) {
-      this.baseline = median;
+      track.baseline = median;
       if (saturated) this.increase();
       return;
     }
-    this.baseline = baseline + BASELINE_SMOOTHING * (median - baseline);
-    if (median > baseline * LATENCY_OVERLOAD_RATIO) this.decrease();
-    else if (median <= baseline * LATENCY_RISE_RATIO && saturated) this.increase();
+    track.baseline = baseline + BASELINE_SMOOTHING * (median - baseline);
+    const excess = median - baseline;
+    if (median > baseline * LATENCY_OVERLOAD_RATIO && excess > LATENCY_NOISE_MS) this.decrease();
+    else if ((median <= baseline * LATENCY_RISE_RATIO || excess <= LATENCY_NOISE_MS) && saturated) this.increase();
   }
 
   private recordOverload(generation: number): void {
@@ -205,16 +227,20 @@ export class AdaptiveLimit {
 
   private decrease(): void {
     this.generation++;
-    this.resetWindow();
+    for (const track of this.tracks.values()) this.resetWindow(track);
     const next = Math.max(this.min, Math.floor(this.limit * this.decreaseFactor));
     if (next === this.limit) return;
     this.limit = next;
     this.decreaseCount++;
   }
 
-  private resetWindow(): void {
-    this.window = [];
-    this.saturated = this.running >= this.limit || this.waiters.length > 0;
+  private resetWindow(track: LatencyTrack): void {
+    track.window = [];
+    track.saturated = this.isSaturatedNow();
+  }
+
+  private isSaturatedNow(): boolean {
+    return this.running >= this.limit || this.waiters.length > 0;
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * `withConcurrencyLimit(backend, limit)`: every stat, get, put and delete of the backend
  * runs under `limit` (an AdaptiveLimit), so the limit sees each attempt's latency and
- * failure. Compose it inside the retry wrapper — `withRetry(withConcurrencyLimit(b, l))` —
+ * failure (latencies are compared per kind of operation). Compose it inside the retry wrapper — `withRetry(withConcurrencyLimit(b, l))` —
  * so that every retried attempt is a sample and a backoff sleep does not hold a slot.
  *
  * `list` is not limited: it is one long-lived iteration, and holding a slot for its whole
@@ -14,12 +14,12 @@ export function withConcurrencyLimit(backend: StoreBackend, limit: AdaptiveLimit
   return {
     location: backend.location,
     capabilities: { ...backend.capabilities, maxConcurrency: Math.min(backend.capabilities.maxConcurrency, limit.max) },
-    stat: (name: string, options?: OperationOptions) => limit.run(() => backend.stat(name, options), options?.signal),
+    stat: (name: string, options?: OperationOptions) => limit.run(() => backend.stat(name, options), options?.signal, 'stat'),
     get: (name: string, range?: ByteRange, options?: OperationOptions) =>
-      limit.run(() => backend.get(name, range, options), options?.signal),
+      limit.run(() => backend.get(name, range, options), options?.signal, 'get'),
     put: (name: string, source: ObjectSource, options?: OperationOptions) =>
-      limit.run(() => backend.put(name, source, options), options?.signal),
-    delete: (name: string, options?: OperationOptions) => limit.run(() => backend.delete(name, options), options?.signal),
+      limit.run(() => backend.put(name, source, options), options?.signal, 'put'),
+    delete: (name: string, options?: OperationOptions) => limit.run(() => backend.delete(name, options), options?.signal, 'delete'),
     list: (prefix: string, options?: OperationOptions) => backend.list(prefix, options),
     close: () => backend.close(),
   };
