@@ -9,12 +9,16 @@ import { CHUNK_USAGE, chunkCommand } from './cli/chunk-command.js';
 import { COMPRESSION_USAGE, compressCommand, decompressCommand, dictCommand } from './cli/compression-command.js';
 import { HASH_USAGE, hashCommand } from './cli/hash-command.js';
 import { NAR_USAGE, narCommand } from './cli/nar-command.js';
+import { STORE_USAGE, storeCommand } from './cli/store-command.js';
+import { SYNC_USAGE, syncCommand } from './cli/sync-command.js';
 
 const USAGE = `usage:
 ${CHUNK_USAGE}
 ${NAR_USAGE}
 ${HASH_USAGE}
-${COMPRESSION_USAGE}`;
+${COMPRESSION_USAGE}
+${STORE_USAGE}
+${SYNC_USAGE}`;
 
 /** Exit statuses: 1 for a failed operation, 2 for a malformed command line. */
 const EXIT_FAILURE = 1;
@@ -27,6 +31,8 @@ const COMMANDS: Record<string, (argv: readonly string[]) => Promise<void>> = {
   compress: compressCommand,
   decompress: decompressCommand,
   dict: dictCommand,
+  store: storeCommand,
+  sync: syncCommand,
 };
 
 async function main(argv: readonly string[]): Promise<void> {

@@ -79,3 +79,12 @@ export function parseSeed(text: string): bigint {
   if (seed >= 1n << 64n) throw new UsageError(`--seed must fit in 64 bits, got ${text}`);
   return seed;
 }
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses a duration such as `500ms`, `5s`, `2m` or `1h` (a bare number is seconds) into milliseconds. */
+export function parseDuration(name: string, text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new UsageError(`--${name} expects a duration like 500ms, 5s or 1m, got ${JSON.stringify(text)}`);
+  return Math.round(Number(match[1]) * DURATION_UNITS_MS[match[2] ?? 's']!);
+}

@@ -21,7 +21,7 @@ export interface StoreOpenOptions {
   readonly http?: HttpStoreOptions;
 }
 
-type BackendOpener = (url: URL, options: StoreOpenOptions) => Promise<StoreBackend>;
+export type BackendOpener = (url: URL, options: StoreOpenOptions) => Promise<StoreBackend>;
 
 const OPENERS: Record<string, BackendOpener> = {
   'memory:': (url) => Promise.resolve(new MemoryBackend(url.href)),
@@ -29,6 +29,14 @@ const OPENERS: Record<string, BackendOpener> = {
   'http:': async (url, options) => openHttpStore(url, redactLocation(url), options.http),
   'https:': async (url, options) => openHttpStore(url, redactLocation(url), options.http),
 };
+
+/**
+ * Adds (or replaces) the opener of a URL scheme, written with its colon ('name:'), for
+ * embedders and test harnesses that bring a backend of their own.
+ */
+export function registerStoreOpener(scheme: string, opener: BackendOpener): void {
+  OPENERS[scheme] = opener;
+}
 
 /** Parses `location` and opens the backend for its scheme. */
 export async function openStore(location: string, options: StoreOpenOptions = {}): Promise<StoreBackend> {
