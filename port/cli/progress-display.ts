@@ -30,6 +30,9 @@ export function formatDuration(seconds: number): string {
 export function formatProgress(progress: UploadProgress): string {
   const objects = `objects ${progress.objectsDone}/${progress.objectsTotal} (${progress.objectsSkipped} skipped${progress.objectsFailed > 0 ? `, ${progress.objectsFailed} failed` : ''})`;
   if (progress.phase === 'checking') return `checking ${progress.objectsChecked}/${progress.objectsTotal}; ${objects}`;
+  if (progress.phase === 'verifying') {
+    return `verifying ${progress.objectsVerified}/${progress.objectsDone - progress.objectsSkipped}; ${objects}`;
+  }
   const percent = progress.bytesTotal === 0 ? 100 : Math.floor((progress.bytesDone / progress.bytesTotal) * 100);
   const eta = progress.etaSeconds === null ? '-' : formatDuration(progress.etaSeconds);
   return (

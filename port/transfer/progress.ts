@@ -4,7 +4,7 @@
  * so ≤ 10 a second) plus one final snapshot with `phase: 'done'`.
  *
  * Bytes count as done when the backend has read them from the source (so a large object
- * advances while it is sent) and are settled when its put is confirmed. `objectsDone`
+ * advances while it is sent) and are settled when its put resolves. `objectsDone`
  * and `bytesDone` include skipped objects, so both reach their totals at the end of a
  * successful run, and neither ever decreases between snapshots (bytes read for an object
  * that then fails stay counted until the final snapshot, which is exact).
@@ -23,13 +23,15 @@ export const RATE_TIME_CONSTANT_MS = 3000;
 /** A rate sample needs at least this much time since the previous one. */
 const MIN_RATE_SAMPLE_MS = 50;
 
-export type UploadPhase = 'checking' | 'uploading' | 'done';
+export type UploadPhase = 'checking' | 'uploading' | 'verifying' | 'done';
 
 export interface UploadProgress {
   readonly phase: UploadPhase;
   readonly objectsTotal: number;
   /** Objects whose presence in the store has been checked. */
   readonly objectsChecked: number;
+  /** Uploaded objects whose stored size has been checked afterwards. */
+  readonly objectsVerified: number;
   /** Objects uploaded or skipped. */
   readonly objectsDone: number;
   /** Objects the store already had (or, in a dry run, would be skipped). */
@@ -71,6 +73,7 @@ export class ObjectProgress {
 export class ProgressTracker {
   private phase: UploadPhase = 'checking';
   private checked = 0;
+  private verified = 0;
   private skipped = 0;
   private skippedBytes = 0;
   private uploaded = 0;
@@ -113,6 +116,24 @@ export class ProgressTracker {
     this.phase = 'uploading';
     this.uploadStartedAt = this.options.clock.now();
     this.rateSampleAt = this.uploadStartedAt;
+    this.changed();
+  }
+
+  beginVerifying(): void {
+    this.phase = 'verifying';
+    this.changed();
+  }
+
+  verify(count: number): void {
+    this.verified += count;
+    this.changed();
+  }
+
+  /** An uploaded object turned out not to be stored after all: it counts as failed. */
+  unconfirm(size: number): void {
+    this.uploaded--;
+    this.uploadedBytes -= size;
+    this.failed++;
     this.changed();
   }
 
@@ -160,7 +181,7 @@ export class ProgressTracker {
     const now = this.options.clock.now();
     const uploadMs = this.uploadStartedAt === undefined ? 0 : now - this.uploadStartedAt;
     const progress: UploadProgress = {
-      ...this.counters(this.skippedBytes + this.uploadedBytes),
+      ...this.counters(this.skippedBytes + this.uploadedBytes, now),
       bytesPerSecond: uploadMs > 0 ? (this.uploadedBytes / uploadMs) * 1000 : 0,
       etaSeconds: 0,
     };
@@ -188,18 +209,19 @@ export class ProgressTracker {
     this.lastBytesDone = bytesDone;
     const rate = this.rate ?? 0;
     return {
-      ...this.counters(bytesDone),
+      ...this.counters(bytesDone, now),
       bytesPerSecond: rate,
       etaSeconds: rate > 0 ? Math.max(0, this.bytesTotal - bytesDone) / rate : null,
     };
   }
 
-  private counters(bytesDone: number): Omit<UploadProgress, 'bytesPerSecond' | 'etaSeconds'> {
+  private counters(bytesDone: number, now: number): Omit<UploadProgress, 'bytesPerSecond' | 'etaSeconds'> {
     const { concurrency, inFlight } = this.options.load();
     return {
       phase: this.phase,
       objectsTotal: this.objectsTotal,
       objectsChecked: this.checked,
+      objectsVerified: this.verified,
       objectsDone: this.skipped + this.uploaded,
       objectsSkipped: this.skipped,
       objectsFailed: this.failed,
@@ -208,7 +230,7 @@ export class ProgressTracker {
       bytesSkipped: this.skippedBytes,
       concurrency,
       inFlight,
-      elapsedMs: this.options.clock.now() - this.startedAt,
+      elapsedMs: now - this.startedAt,
     };
   }
 

@@ -28,6 +28,7 @@ const progress = (overrides: Partial<UploadProgress>): UploadProgress => ({
   phase: 'uploading',
   objectsTotal: 400,
   objectsChecked: 400,
+  objectsVerified: 0,
   objectsDone: 120,
   objectsSkipped: 30,
   objectsFailed: 0,

@@ -57,7 +57,7 @@ describe('uploadObjects', () => {
     expect(summary.bytesPerSecond).toBeGreaterThan(0);
     await expectStored(store, objects);
     expect(store.putCount()).toBe(60);
-    // One stat per object before (checking) and one after (verify).
+    // One stat per object before (checking) and one after (verifying).
     expect(store.statCalls).toBe(120);
     expect(store.maxConcurrentPuts).toBeLessThanOrEqual(4);
     expectMonotonic(events);
@@ -94,6 +94,18 @@ describe('uploadObjects', () => {
     expect(summary).toMatchObject({ objectsUploaded: 20, objectsSkipped: 30 });
     expect(store.listCalls).toBe(1);
     expect(store.statCalls).toBe(20);
+  });
+
+  it('verifies a large upload with one listing afterwards, not a stat per object', async () => {
+    const store = new FlakyStore();
+    const objects = makeObjects(30, () => 100);
+    const events: UploadProgress[] = [];
+    const summary = await uploadObjects(store, objects, { listThreshold: 10, onProgress: (event) => events.push(event), progressIntervalMs: 0 });
+    expect(summary.objectsUploaded).toBe(30);
+    expect(store.listCalls).toBe(2);
+    expect(store.statCalls).toBe(0);
+    expect(events.some((event) => event.phase === 'verifying')).toBe(true);
+    expect(events.at(-1)).toMatchObject({ objectsVerified: 30, objectsChecked: 30 });
   });
 
   it('gives up a listing that runs far past the names checked, and stats the rest', async () => {
@@ -189,6 +201,7 @@ describe('uploadObjects', () => {
     const error = (await chunkerRejectionOf(() => uploadObjects(store, makeObjects(1, () => 500)))) as UploadError;
     const [failure] = error.failures;
     expect((failure!.error as { code: string }).code).toBe('store_integrity');
+    expect(error.summary).toMatchObject({ objectsUploaded: 0, bytesUploaded: 0 });
   });
 
   it('fails an object whose source is not the size it was listed with', async () => {
