@@ -1,8 +1,7 @@
 /**
  * The resume journal of an upload: an append-only text file in a state directory that
- * lists the objects a run has confirmed stored (the put resolved and, unless turned off,
- * a stat agreed on the size). A killed run leaves it behind; the next run with the same
- * key reads it back.
+ * lists the objects whose put has resolved. A killed or failed run leaves it behind; the
+ * next run with the same key reads it back.
  *
  * The journal is a hint, never proof: the scheduler trusts an entry only when the
  * store's own size for the name agrees with both the entry and the object being
