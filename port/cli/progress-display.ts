@@ -5,6 +5,9 @@
  */
 import type { UploadProgress } from '../transfer/progress.js';
 
+/** Width assumed for a terminal that does not report one. */
+const DEFAULT_COLUMNS = 80;
+
 const IEC_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
 /** `1536` → `1.5 KiB`. */
@@ -64,7 +67,8 @@ export class ProgressDisplay {
   update(progress: UploadProgress): void {
     const done = progress.phase === 'done';
     if (this.stream.isTTY) {
-      const width = Math.max(20, (this.stream.columns ?? 80) - 1);
+      // A pseudo-terminal without a size reports 0 columns.
+      const width = Math.max(20, (this.stream.columns || DEFAULT_COLUMNS) - 1);
       this.stream.write(`\r\x1b[2K${formatProgress(progress).slice(0, width)}${done ? '\n' : ''}`);
       this.drawn = !done;
       return;
