@@ -3,6 +3,7 @@ import { ChunkerError } from '../errors.js';
 import type { StoreBackend } from '../store/backend.js';
 import { bytesSource, openFileSource, type FileSource } from '../store/object-source.js';
 import { openStore } from '../store/open-store.js';
+import { withResilience } from '../store/resilient.js';
 import { parseArgs, UsageError } from './args.js';
 import { openInput } from './input.js';
 import { writeOut } from './output.js';
@@ -94,7 +95,7 @@ export async function storeCommand(argv: readonly string[]): Promise<void> {
   if (url === undefined || operands.length < fewest || operands.length > most) {
     throw new UsageError(`wrong number of arguments for store ${subcommand}\n${STORE_USAGE}`);
   }
-  const store = await openStore(url);
+  const store = withResilience(await openStore(url));
   try {
     await spec.run(store, operands);
   } finally {

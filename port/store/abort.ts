@@ -8,7 +8,7 @@ import { ChunkerError } from '../errors.js';
 import { storeError } from './backend.js';
 
 /** The error an operation aborted through `signal` rejects with. */
-export function abortError(signal: AbortSignal, what: string): ChunkerError {
+export function abortError(signal: AbortSignal, what = 'The operation'): ChunkerError {
   const reason: unknown = signal.reason;
   if (reason instanceof ChunkerError) return reason;
   return storeError('aborted', `${what} was aborted`);

@@ -30,14 +30,6 @@ const OPENERS: Record<string, BackendOpener> = {
   'https:': async (url, options) => openHttpStore(url, redactLocation(url), options.http),
 };
 
-/**
- * Adds (or replaces) the opener of a URL scheme, written with its colon ('name:'), for
- * embedders and test harnesses that bring a backend of their own.
- */
-export function registerStoreOpener(scheme: string, opener: BackendOpener): void {
-  OPENERS[scheme] = opener;
-}
-
 /** Parses `location` and opens the backend for its scheme. */
 export async function openStore(location: string, options: StoreOpenOptions = {}): Promise<StoreBackend> {
   let url: URL;

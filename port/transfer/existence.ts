@@ -14,7 +14,7 @@
  * Either way the result maps every name to its stored size, or null when absent.
  */
 import type { StoreBackend } from '../store/backend.js';
-import { abortError } from '../store/wrappers/abort.js';
+import { abortError } from '../store/abort.js';
 import { forEachConcurrently } from './pool.js';
 
 /** Fewest names for which a listing is tried instead of one stat per name. */

@@ -1,5 +1,5 @@
 /** Runs an async function over items with at most `concurrency` calls at once. */
-import { abortError } from '../store/wrappers/abort.js';
+import { abortError } from '../store/abort.js';
 
 /**
  * Calls `work` for every item, `concurrency` at a time, in order of the items. The first

@@ -9,7 +9,7 @@
  * heavy request is never starved by a stream of light ones.
  */
 import { invalidParameter } from '../errors.js';
-import { abortError } from '../store/wrappers/abort.js';
+import { abortError } from '../store/abort.js';
 
 interface Waiter {
   readonly weight: number;

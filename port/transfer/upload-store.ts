@@ -15,6 +15,8 @@ import { AdaptiveLimit } from '../store/wrappers/adaptive-limit.js';
 import { UNLIMITED_BANDWIDTH, withBandwidthLimit } from '../store/wrappers/bandwidth.js';
 import { systemClock, type Clock } from '../store/wrappers/clock.js';
 import { withConcurrencyLimit } from '../store/wrappers/concurrency-limit.js';
+import { withRetry, type RetryPolicy } from '../store/wrappers/retry.js';
+import { DEFAULT_MIN_BYTES_PER_SECOND, withTimeouts } from '../store/wrappers/timeout.js';
 import { DEFAULT_TRANSFERS } from './upload.js';
 
 export interface UploadStoreOptions {
@@ -23,6 +25,8 @@ export interface UploadStoreOptions {
   /** Bytes per second each way, or UNLIMITED_BANDWIDTH (default). */
   readonly bandwidthBytesPerSecond?: number;
   readonly clock?: Clock;
+  /** Overrides of the retry policy (tests shorten the backoff). */
+  readonly retry?: Partial<RetryPolicy>;
 }
 
 export interface UploadStore {
@@ -39,7 +43,12 @@ export function composeUploadStore(backend: StoreBackend, options: UploadStoreOp
   const transfers = options.transfers ?? DEFAULT_TRANSFERS;
   const clock = options.clock ?? systemClock;
   const limit = new AdaptiveLimit({ min: 1, max: transfers, initial: transfers, clock });
-  const paced = withBandwidthLimit(backend, options.bandwidthBytesPerSecond ?? UNLIMITED_BANDWIDTH, { clock });
-  // TODO(merge): withRetry(withConcurrencyLimit(withTimeouts(paced), limit), policy).
-  return { store: withConcurrencyLimit(paced, limit), limit };
+  const bandwidth = options.bandwidthBytesPerSecond ?? UNLIMITED_BANDWIDTH;
+  const paced = withBandwidthLimit(backend, bandwidth, { clock });
+  // Pacing happens inside put, so a put's deadline must allow for its share of a
+  // bandwidth limit: at worst every transfer runs at once, each at half its fair share.
+  const minBytesPerSecond =
+    bandwidth === UNLIMITED_BANDWIDTH ? DEFAULT_MIN_BYTES_PER_SECOND : Math.max(1, Math.min(DEFAULT_MIN_BYTES_PER_SECOND, bandwidth / transfers / 2));
+  const timed = withTimeouts(paced, { minBytesPerSecond });
+  return { store: withRetry(withConcurrencyLimit(timed, limit), options.retry), limit };
 }

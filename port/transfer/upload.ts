@@ -35,7 +35,7 @@
 import { ChunkerError, invalidParameter } from '../errors.js';
 import { storeError, type ObjectSource, type StoreBackend } from '../store/backend.js';
 import { checkObjectName } from '../store/object-name.js';
-import { abortError } from '../store/wrappers/abort.js';
+import { abortError } from '../store/abort.js';
 import { AdaptiveLimit } from '../store/wrappers/adaptive-limit.js';
 import { systemClock, type Clock } from '../store/wrappers/clock.js';
 import { withConcurrencyLimit } from '../store/wrappers/concurrency-limit.js';

@@ -14,9 +14,15 @@ import { openStore } from '../../port/store/open-store.js';
 import { chunkerRejectionOf } from '../support/chunker-error.js';
 import { seededBytes } from '../support/random-bytes.js';
 import { MOVED_LOCATION, NginxServer, PRIVATE_PASSWORD, PRIVATE_USER, SLOW_RATE_BYTES_PER_SECOND, freePort } from '../support/servers/nginx.js';
+import { describeSyncResume } from '../support/sync-resume.js';
 import { describeStoreConformance } from './conformance.js';
 
 const MiB = 1024 * 1024;
+describeSyncResume('http (nginx WebDAV)', async () => {
+  const server = await NginxServer.start();
+  return { url: server.url('/sync-resume/'), teardown: () => server.stop() };
+});
+
 /** How long to wait for a condition the test brings about itself (a file opened, bytes read). */
 const CONDITION_DEADLINE_MS = 10_000;
 

@@ -16,6 +16,7 @@ import { openStore } from '../../port/store/open-store.js';
 import { chunkerRejectionOf } from '../support/chunker-error.js';
 import { seededBytes } from '../support/random-bytes.js';
 import { mountTmpfs, type TmpfsMount } from '../support/tmpfs.js';
+import { describeSyncResume } from '../support/sync-resume.js';
 import { describeStoreConformance } from './conformance.js';
 
 const MIB = 1024 * 1024;
@@ -285,4 +286,9 @@ describe('local store', () => {
       expect(Buffer.from(await store.get('chunks/fits')).equals(Buffer.from(fits))).toBe(true);
     });
   });
+});
+
+describeSyncResume('file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'chunker-sync-resume-store-'));
+  return { url: `file://${dir}`, teardown: () => rm(dir, { recursive: true, force: true }) };
 });

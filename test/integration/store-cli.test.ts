@@ -1,15 +1,14 @@
-// TODO(merge): also run against file:// once the local backend is in (only the target changes).
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seededBytes } from '../support/random-bytes.js';
-import { DIR_STORE_NODE_ARGS, listStore, parseSyncSummary, runStoreCli, type StoreTarget } from '../support/store-cli.js';
+import { listStore, parseSyncSummary, runStoreCli, type StoreTarget } from '../support/store-cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'chunker-store-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 let storeCounter = 0;
-const freshStore = (): StoreTarget => ({ url: `dirstore://${join(work, `store-${storeCounter++}`)}`, nodeArgs: DIR_STORE_NODE_ARGS });
+const freshStore = (): StoreTarget => ({ url: `file://${join(work, `store-${storeCounter++}`)}` });
 
 describe('chunker store', () => {
   it('puts from a file and stdin, lists, cats and removes', async () => {

@@ -4,7 +4,7 @@
  * (pending promise callbacks) before the next one fires.
  */
 import type { Clock } from '../../port/store/wrappers/clock.js';
-import { abortError } from '../../port/store/wrappers/abort.js';
+import { abortError } from '../../port/store/abort.js';
 
 interface Timer {
   readonly at: number;

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ByteRange, ObjectInfo, ObjectSource, OperationOptions, StoreBackend } from '../../port/store/backend.js';
 import { MemoryBackend } from '../../port/store/memory.js';
 import { readWholeSource } from '../../port/store/object-source.js';
-import { abortError } from '../../port/store/wrappers/abort.js';
+import { abortError } from '../../port/store/abort.js';
 
 export interface PutObservation {
   readonly name: string;

@@ -1,24 +1,21 @@
 /**
  * Driving the built CLI's store and sync commands against a store named only by its URL,
- * so the same tests run against any backend: a target supplies the URL and, for stores
- * that need it, extra node arguments (a preload registering a test scheme).
+ * so the same tests run against any backend: a target supplies the URL and, where it
+ * needs them, extra node arguments or environment (e.g. S3 credentials).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { CLI_PATH, REPO_ROOT } from './paths.js';
+import { CLI_PATH } from './paths.js';
 
 export interface StoreTarget {
   /** A store URL; each call of the factory should give an empty store. */
   readonly url: string;
   /** Arguments for node before the CLI path (e.g. `--import` of a preload). */
   readonly nodeArgs?: readonly string[];
+  /** Extra environment for the CLI (e.g. AWS_* for an S3 server). */
+  readonly env?: Readonly<Record<string, string>>;
   teardown?(): Promise<void>;
 }
-
-/** Node arguments that make the CLI understand `dirstore:///path` (test/support/dir-store-preload.mjs). */
-export const DIR_STORE_NODE_ARGS: readonly string[] = ['--import', pathToFileURL(join(REPO_ROOT, 'test', 'support', 'dir-store-preload.mjs')).href];
 
 export interface CliRun {
   readonly status: number | null;
@@ -30,7 +27,10 @@ export interface CliRun {
 /** Starts the CLI; the caller reads its streams and waits for `exit`. */
 export function spawnCli(target: StoreTarget, args: readonly string[]): ChildProcess {
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run npm run build:ts first`);
-  return spawn(process.execPath, [...(target.nodeArgs ?? []), CLI_PATH, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [...(target.nodeArgs ?? []), CLI_PATH, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...target.env },
+  });
 }
 
 /** Runs the CLI to completion, feeding `input` to its stdin. */

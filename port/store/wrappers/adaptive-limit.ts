@@ -30,7 +30,7 @@
  */
 import { invalidParameter } from '../../errors.js';
 import { isRetryable } from '../backend.js';
-import { abortError } from './abort.js';
+import { abortError } from '../abort.js';
 import { systemClock, type Clock } from './clock.js';
 
 /** Multiplicative decrease: the limit after a congestion signal, as a fraction of before. */

@@ -4,7 +4,7 @@
  * deterministic; production code uses `systemClock`.
  */
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import { abortError } from './abort.js';
+import { abortError } from '../abort.js';
 
 export interface Clock {
   /** Milliseconds from an arbitrary origin; never goes backwards. */
