@@ -13,12 +13,14 @@ import { storeError, type StoreBackend } from './backend.js';
 import { openLocalStore } from './local.js';
 import { openHttpStore, type HttpStoreOptions } from './http.js';
 import { MemoryBackend } from './memory.js';
+import { openSftpStore, type SftpStoreOptions } from './sftp.js';
 
 /** Per-backend options; a backend reads only its own section. */
 export interface StoreOpenOptions {
   readonly memory?: Record<string, never>;
   /** For http: and https: stores (port/store/http.ts). */
   readonly http?: HttpStoreOptions;
+  readonly sftp?: SftpStoreOptions;
 }
 
 export type BackendOpener = (url: URL, options: StoreOpenOptions) => Promise<StoreBackend>;
@@ -28,6 +30,7 @@ const OPENERS: Record<string, BackendOpener> = {
   'file:': (url) => openLocalStore(url),
   'http:': async (url, options) => openHttpStore(url, redactLocation(url), options.http),
   'https:': async (url, options) => openHttpStore(url, redactLocation(url), options.http),
+  'sftp:': (url, options) => openSftpStore(url, options.sftp),
 };
 
 /** Parses `location` and opens the backend for its scheme. */
