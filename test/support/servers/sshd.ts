@@ -56,6 +56,8 @@ export interface SshdServer {
   url(path?: string): string;
   /** Kills the listener and every session (as a crash would), keeping all files. */
   crash(): Promise<void>;
+  /** Logins the server has accepted since it started (counted from its log). */
+  acceptedLogins(): number;
   /** Starts sshd again on the same port after `crash()`. */
   restart(): Promise<void>;
   /** Kills the server by PID and removes the temp dir. */
@@ -218,6 +220,8 @@ class RunningSshd implements SshdServer {
   readonly rootDir: string;
   private child: ChildProcess | undefined;
   private log = '';
+  private partialLine = '';
+  private logins = 0;
 
   constructor(
     readonly tempDir: string,
@@ -244,6 +248,9 @@ class RunningSshd implements SshdServer {
     child.stderr.on('data', (text: string) => {
       // Keep the tail only: a long test logs a line per connection.
       this.log = (this.log + text).slice(-16_384);
+      const lines = (this.partialLine + text).split('\n');
+      this.partialLine = lines.pop()!;
+      this.logins += lines.filter((line) => line.startsWith('Accepted publickey for ')).length;
     });
     const spawned = new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
@@ -257,6 +264,10 @@ class RunningSshd implements SshdServer {
       await this.kill();
       throw error;
     }
+  }
+
+  acceptedLogins(): number {
+    return this.logins;
   }
 
   /** Whether the last failed start was a port somebody else took. */
