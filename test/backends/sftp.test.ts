@@ -208,6 +208,15 @@ describe('sftp backend against a real sshd', () => {
     expect(store.capabilities.maxConcurrency).toBe(2 * DEFAULT_CHANNELS_PER_CONNECTION);
   });
 
+  it('fsyncs before publishing when asked (fsync@openssh.com), small and striped', async () => {
+    const store = await open('fsync', clientOptions(server, { fsync: true }));
+    const small = seededBytes(1000, 10);
+    const large = seededBytes(2 * MIN_STRIPE_BYTES, 11);
+    await Promise.all([store.put('fsync/small', bytesSource(small)), store.put('fsync/large', bytesSource(large))]);
+    expect(Buffer.from(await store.get('fsync/small')).equals(Buffer.from(small))).toBe(true);
+    expect(Buffer.from(await store.get('fsync/large')).equals(Buffer.from(large))).toBe(true);
+  });
+
   it('abandons a put when its signal aborts and removes the temp file', async () => {
     const store = await open('abort', clientOptions(server));
     const controller = new AbortController();

@@ -15,7 +15,12 @@ import { translateSftpError } from './errors.js';
  */
 const PORTABLE_IO_BYTES = 32 * 1024;
 
-/** The largest piece ssh2 sends in one request (never more than the server accepts). */
+/**
+ * ssh2 fields this module reads although they are private (ssh2 is pinned): the
+ * server's read/write limits and announced extensions. If they ever disappear, the
+ * getters below fall back to the portable size and to "extension absent", which is
+ * slower but still correct.
+ */
 interface Ssh2Internals {
   _maxReadLen?: unknown;
   _maxWriteLen?: unknown;
