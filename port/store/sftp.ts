@@ -2,10 +2,12 @@
  * The SFTP backend: `sftp://user@host:port/path`, over ssh2.
  *
  * The URL path is absolute on the server; `/~/dir` is relative to the login directory.
- * Authentication uses a private key file (`identityFile`), else the ssh-agent at
- * `agent` / SSH_AUTH_SOCK, else the first of ~/.ssh/id_ed25519, id_ecdsa, id_rsa.
- * Passwords are refused. The server's host key must be in `knownHostsFile` (default
- * ~/.ssh/known_hosts) unless `insecureSkipHostKeyCheck` is set; an unknown or changed key
+ * Authentication uses a private key file (`identityFile`, else CHUNKER_SFTP_IDENTITY_FILE),
+ * else the ssh-agent at `agent` / SSH_AUTH_SOCK, else the first of ~/.ssh/id_ed25519,
+ * id_ecdsa, id_rsa. Passwords are refused. The server's host key must be in
+ * `knownHostsFile` (else CHUNKER_SFTP_KNOWN_HOSTS, else ~/.ssh/known_hosts) unless
+ * `insecureSkipHostKeyCheck` is set; the environment variables let the CLI and the port,
+ * which take no per-backend flags, reach a server set up apart. An unknown or changed key
  * fails with `store_auth`, naming the fingerprint the server offered.
  *
  * put writes `<dir>/.chunker-tmp-<random>` (creating directories as needed; an object of
@@ -32,6 +34,7 @@ import {
   type StoreBackend,
   type StoreCapabilities,
 } from './backend.js';
+import { abortError, unlessAborted } from './abort.js';
 import { checkListPrefix, checkObjectName, TEMP_NAME_PREFIX } from './object-name.js';
 import { isDirectory, isRegularFile, type SftpChannel } from './sftp/channel.js';
 import type { ConnectSettings } from './sftp/connection.js';
@@ -86,21 +89,14 @@ function positiveInteger(value: number | undefined, fallback: number, max: numbe
   return value;
 }
 
-/** The error an operation aborted through `signal` rejects with (a timeout wrapper's own error passes through). */
-function abortError(signal: AbortSignal, what: string): ChunkerError {
-  const reason: unknown = signal.reason;
-  return reason instanceof ChunkerError ? reason : new ChunkerError('aborted', `${what} was aborted`, true);
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
 }
 
 /** Settles with `operation`, or rejects as soon as `signal` aborts (the operation then cleans up on its own). */
 function abortable<T>(signal: AbortSignal | undefined, what: string, operation: () => Promise<T>): Promise<T> {
-  if (signal === undefined) return operation();
-  if (signal.aborted) return Promise.reject(abortError(signal, what));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal, what));
-    signal.addEventListener('abort', onAbort, { once: true });
-    operation().then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
+  if (signal?.aborted) return Promise.reject(abortError(signal, what));
+  return unlessAborted(operation(), signal, what);
 }
 
 async function loadPrivateKey(path: string, passphrase: string | undefined): Promise<Buffer> {
@@ -123,7 +119,7 @@ async function connectSettings(url: URL, location: string, options: SftpStoreOpt
   if (url.hostname === '') throw storeError('store_config', `No host in ${location}; expected sftp://user@host:port/path`);
   if (url.password !== '') throw storeError('store_config', `${location}: passwords are not supported; use a key (sftp.identityFile or ssh-agent)`);
   const agent = options.agent ?? process.env.SSH_AUTH_SOCK;
-  let identityFile = options.identityFile;
+  let identityFile = options.identityFile ?? nonEmpty(process.env.CHUNKER_SFTP_IDENTITY_FILE);
   if (identityFile === undefined && (agent === undefined || agent === '')) {
     identityFile = DEFAULT_IDENTITY_FILES.map((name) => posix.join(homedir(), '.ssh', name)).find((path) => existsSync(path));
     if (identityFile === undefined) {
@@ -138,7 +134,7 @@ async function connectSettings(url: URL, location: string, options: SftpStoreOpt
     ...(identityFile === undefined ? {} : { privateKey: await loadPrivateKey(identityFile, options.passphrase) }),
     ...(options.passphrase === undefined ? {} : { passphrase: options.passphrase }),
     ...(agent === undefined || agent === '' ? {} : { agent }),
-    knownHostsFile: options.insecureSkipHostKeyCheck === true ? undefined : (options.knownHostsFile ?? posix.join(homedir(), '.ssh', 'known_hosts')),
+    knownHostsFile: options.insecureSkipHostKeyCheck === true ? undefined : (options.knownHostsFile ?? nonEmpty(process.env.CHUNKER_SFTP_KNOWN_HOSTS) ?? posix.join(homedir(), '.ssh', 'known_hosts')),
     connectTimeoutMs: positiveInteger(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 3_600_000, 'connectTimeoutMs'),
   };
 }

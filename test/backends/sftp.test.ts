@@ -17,6 +17,7 @@ import { DEFAULT_CHANNELS_PER_CONNECTION, MIN_STRIPE_BYTES, openSftpStore, type 
 import { chunkerRejectionOf } from '../support/chunker-error.js';
 import { seededBytes } from '../support/random-bytes.js';
 import { freePort, generateKey, startSshAgent, startSshd, type SshdServer } from '../support/servers/sshd.js';
+import { describeSyncResume } from '../support/sync-resume.js';
 import { describeStoreConformance } from './conformance.js';
 
 const MiB = 1024 * 1024;
@@ -35,6 +36,16 @@ describeStoreConformance('sftp', async () => {
     teardown: () => server.stop(),
     // Many pipelined writes (255 KiB each against OpenSSH), and two stripes on two connections.
     largeObjectBytes: 2 * MIN_STRIPE_BYTES + 12_345,
+  };
+});
+
+// The CLI takes no per-backend flags: the key and known_hosts reach it by environment.
+describeSyncResume('sftp', async () => {
+  const server = await startSshd();
+  return {
+    url: server.url('sync-resume'),
+    env: { CHUNKER_SFTP_IDENTITY_FILE: server.clientKeyPath, CHUNKER_SFTP_KNOWN_HOSTS: server.knownHostsPath, SSH_AUTH_SOCK: '' },
+    teardown: () => server.stop(),
   };
 });
 
