@@ -15,6 +15,7 @@ import { closeOp, continueOp, feedOp, finishOp, openOp } from './ops/sessions.js
 import { spoolOp } from './ops/spool.js';
 import { statsOp } from './ops/stats.js';
 import { storeDeleteOp, storeGetOp, storeListOp, storePutOp, storeStatOp } from './ops/store.js';
+import { storeUploadOp } from './ops/store-upload.js';
 import {
   decodeMessage,
   errorEvent,
@@ -49,6 +50,7 @@ const SESSION_AND_CHUNK_OPS: ReadonlyArray<[string, OpHandler]> = [
   ['store_put', storePutOp],
   ['store_delete', storeDeleteOp],
   ['store_list', storeListOp],
+  ['store_upload', storeUploadOp],
 ];
 
 /** The operations of spec §4, by name (a Map, so names like "constructor" find nothing). */

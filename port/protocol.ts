@@ -42,6 +42,8 @@ export const ERROR_PERMANENCE = {
   internal: false,
   // Store operations (port/store/backend.ts says what each means).
   ...STORE_ERROR_PERMANENCE,
+  // store_upload: some objects failed; a rerun resumes (permanent when every failure was).
+  upload_failed: false,
 } as const satisfies Record<string, boolean>;
 export type ErrorCode = keyof typeof ERROR_PERMANENCE;
 

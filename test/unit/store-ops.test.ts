@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode } from '@msgpack/msgpack';
@@ -91,5 +91,62 @@ describe('store ops', () => {
     expect(wireErrorOf(await callDispatcher(dispatcher, { id: 2, op: 'store_stat', url: 'not a url', name: 'a' })).code).toBe('invalid_argument');
     expect(wireErrorOf(await callDispatcher(dispatcher, { id: 3, op: 'store_stat', url: 'memory:', name: '../etc/passwd' })).code).toBe('invalid_argument');
     expect(wireErrorOf(await callDispatcher(dispatcher, { id: 4, op: 'store_stat', url: 'memory:', name: 'a', store_options: 5 })).code).toBe('invalid_argument');
+  });
+});
+
+describe('store_upload', () => {
+  const work = mkdtempSync(join(tmpdir(), 'chunker-store-upload-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  function writeTree(root: string, count: number): Map<string, Uint8Array> {
+    const files = new Map<string, Uint8Array>();
+    for (let index = 0; index < count; index++) {
+      const name = `chunks/${index % 3}/object-${index}`;
+      const bytes = seededBytes(1000 + index * 13, 50 + index);
+      mkdirSync(join(root, 'chunks', String(index % 3)), { recursive: true });
+      writeFileSync(join(root, name), bytes);
+      files.set(name, bytes);
+    }
+    return files;
+  }
+
+  it('uploads a directory with progress events, then skips everything on a second run', async () => {
+    const dispatcher = newDispatcher();
+    const source = join(work, 'tree');
+    const files = writeTree(source, 20);
+    const url = `file://${join(work, 'store')}`;
+    const first = await allAnswers(dispatcher, { id: 1, op: 'store_upload', url, dir: source, progress_ms: 1 });
+    const reply = first.at(-1)!;
+    expect(reply).toMatchObject({ id: 1, ok: true, objects_total: 20, objects_uploaded: 20, objects_skipped: 0 });
+    const events = first.slice(0, -1);
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.every((event) => event.event === 'progress' && event.ref === 1)).toBe(true);
+    const done = events.map((event) => event.objects_done as number);
+    expect(done).toEqual([...done].sort((a, b) => a - b));
+    expect(events.at(-1)).toMatchObject({ phase: 'done', objects_done: 20, bytes_done: reply.bytes_total });
+    for (const [name, bytes] of files) {
+      const back = await callDispatcher(dispatcher, { id: 2, op: 'store_get', url, name });
+      expect(Buffer.from(back.data as Uint8Array).equals(Buffer.from(bytes)), name).toBe(true);
+    }
+    const second = (await allAnswers(dispatcher, { id: 3, op: 'store_upload', url, dir: source })).at(-1)!;
+    expect(second).toMatchObject({ ok: true, objects_uploaded: 0, objects_skipped: 20 });
+  });
+
+  it('uploads named files, and refuses missing files, relative paths and both dir and files', async () => {
+    const dispatcher = newDispatcher();
+    const path = join(work, 'one.bin');
+    writeFileSync(path, seededBytes(777, 9));
+    const url = 'memory:';
+    const reply = (await allAnswers(dispatcher, { id: 1, op: 'store_upload', url, files: [{ name: 'nar/one.nar', path }] })).at(-1)!;
+    expect(reply).toMatchObject({ ok: true, objects_uploaded: 1, bytes_uploaded: 777 });
+    expect(await callDispatcher(dispatcher, { id: 2, op: 'store_stat', url, name: 'nar/one.nar' })).toMatchObject({ exists: true, size: 777 });
+    const missing = await callDispatcher(dispatcher, { id: 3, op: 'store_upload', url, files: [{ name: 'x', path: join(work, 'nope') }] });
+    expect(wireErrorOf(missing).code).toBe('not_found');
+    const relativePath = await callDispatcher(dispatcher, { id: 4, op: 'store_upload', url, files: [{ name: 'x', path: 'one.bin' }] });
+    expect(wireErrorOf(relativePath).code).toBe('invalid_argument');
+    const both = await callDispatcher(dispatcher, { id: 5, op: 'store_upload', url, dir: work, files: [] });
+    expect(wireErrorOf(both).code).toBe('invalid_argument');
+    const badLimit = await callDispatcher(dispatcher, { id: 6, op: 'store_upload', url, files: [], bwlimit: 'fast' });
+    expect(wireErrorOf(badLimit).code).toBe('invalid_argument');
   });
 });

@@ -14,7 +14,8 @@ defmodule Chunker.Error do
   `:invalid_dictionary`, `:training_failed`, `:no_memory`, and from stores: `:store_auth`,
   `:store_permission`, `:store_full`, `:store_config`, `:store_closed`, `:aborted` (permanent) and
   `:store_integrity`, `:store_unavailable`, `:store_busy`, `:store_timeout`,
-  `:store_error` (worth retrying). A code this client does not know arrives as
+  `:store_error` (worth retrying), and `:upload_failed` (`Chunker.Store.upload/3`: some
+  objects failed; the same call again resumes). A code this client does not know arrives as
   `:unknown_error` with the code in the message.
 
   Reasons added on the Elixir side:
@@ -66,6 +67,7 @@ defmodule Chunker.Error do
           | :store_config
           | :store_closed
           | :aborted
+          | :upload_failed
           | :store_integrity
           | :store_unavailable
           | :store_busy
@@ -85,7 +87,7 @@ defmodule Chunker.Error do
                      session_finishing session_limit not_found io_error invalid_nar internal
                      size_exceeded memory_limit truncated_input corrupt_input unknown_format
                      dictionary_required dictionary_mismatch invalid_dictionary training_failed
-                     no_memory store_auth store_permission store_full store_config store_closed aborted
+                     no_memory store_auth store_permission store_full store_config store_closed aborted upload_failed
                      store_integrity store_unavailable store_busy store_timeout store_error)a,
                   &{Atom.to_string(&1), &1}
                 )

@@ -126,6 +126,153 @@ defmodule Chunker.Store do
     end
   end
 
+  @upload_keys [:transfers, :bwlimit, :max_memory, :state_dir, :progress, :progress_ms]
+  @progress_keys ~w(objects_total objects_checked objects_done objects_skipped objects_failed
+                    bytes_total bytes_done bytes_skipped concurrency in_flight bytes_per_second
+                    eta_ms elapsed_ms)
+  @summary_keys ~w(objects_total bytes_total objects_uploaded bytes_uploaded objects_skipped
+                   bytes_skipped objects_resumed bytes_per_second elapsed_ms)
+  @phases %{
+    "checking" => :checking,
+    "uploading" => :uploading,
+    "verifying" => :verifying,
+    "done" => :done
+  }
+
+  @doc """
+  Uploads files the port reads itself: `{:dir, path}` (every regular file under it, named
+  by its relative path) or a list of `{name, path}`. Objects the store already holds at
+  the same size are skipped; the rest go in parallel (the limit backs off when the store
+  shows errors or slows down), and each is verified by its stored size afterwards.
+  Returns a summary map: `:objects_total`, `:bytes_total`, `:objects_uploaded`,
+  `:bytes_uploaded`, `:objects_skipped`, `:bytes_skipped`, `:objects_resumed`,
+  `:bytes_per_second`, `:elapsed_ms`.
+
+  Options, besides the common ones (`:timeout` defaults to `:infinity` here):
+    * `:progress` - a pid, sent `{:chunker_progress, progress}`, or a function of one
+      argument, called in the caller's process; `progress` is a map with `:phase`
+      (`:checking | :uploading | :verifying | :done`), `:objects_total`, `:objects_done`,
+      `:objects_skipped`, `:objects_failed`, `:bytes_total`, `:bytes_done`, `:concurrency`,
+      `:bytes_per_second`, `:eta_ms` (nil while unknown), ... (protocol/spec.md,
+      `store_upload`); counts never decrease and the last one has phase `:done`;
+    * `:progress_ms` - shortest time between progress reports (default 500);
+    * `:transfers` - most uploads at once (default 8);
+    * `:bwlimit` - bytes per second, or a string like `"10M"` (binary units);
+    * `:max_memory` - bytes of objects in flight (default 128 MiB);
+    * `:state_dir` - keep a resume journal there, so a run killed part way and started
+      again trusts what it recorded once the store confirms it.
+
+  If objects still fail after retries the result is an error with reason
+  `:upload_failed` naming them; the others are stored, and the same call again sends
+  only what is missing.
+  """
+  @spec upload(url, {:dir, Path.t()} | [{String.t(), Path.t()}], keyword) ::
+          {:ok, map} | {:error, Error.t()}
+  def upload(url, source, opts \\ []) do
+    with {:ok, {upload, rest}} <- split(opts, @upload_keys),
+         :ok <- Options.check_each(upload, &check_upload/2),
+         {:ok, args} <- source_args(source) do
+      args =
+        upload
+        |> Keyword.drop([:progress])
+        |> Enum.reduce(args, fn
+          {:state_dir, dir}, acc -> Map.put(acc, "state_dir", Path.expand(dir))
+          {key, value}, acc -> Map.put(acc, Atom.to_string(key), value)
+        end)
+
+      run_upload(url, args, Keyword.put_new(rest, :timeout, :infinity), upload[:progress])
+    end
+  end
+
+  # The request runs in a task so this process can relay progress while it waits; the
+  # port sends each event here directly (listener), before the reply reaches the task.
+  defp run_upload(url, args, opts, progress) do
+    tag = make_ref()
+    caller = self()
+    task = Task.async(fn -> call("store_upload", url, args, opts, {caller, tag}) end)
+    result = relay_progress(task, tag, progress)
+    # Events that raced the reply are still reported, in order.
+    drain_progress(tag, progress)
+
+    case result do
+      {:ok, reply} -> {:ok, pick(reply, @summary_keys)}
+      {:error, _} = error -> error
+    end
+  end
+
+  defp relay_progress(%Task{ref: ref} = task, tag, progress) do
+    receive do
+      {:chunker_event, ^tag, %{"event" => "progress"} = event} ->
+        notify(progress, progress_map(event))
+        relay_progress(task, tag, progress)
+
+      {^ref, result} ->
+        Process.demonitor(ref, [:flush])
+        result
+
+      {:DOWN, ^ref, :process, _pid, reason} ->
+        {:error, Error.new(:internal, "the upload request process died: #{inspect(reason)}")}
+    end
+  end
+
+  defp drain_progress(tag, progress) do
+    receive do
+      {:chunker_event, ^tag, %{"event" => "progress"} = event} ->
+        notify(progress, progress_map(event))
+        drain_progress(tag, progress)
+    after
+      0 -> :ok
+    end
+  end
+
+  defp notify(nil, _progress), do: :ok
+  defp notify(pid, progress) when is_pid(pid), do: send(pid, {:chunker_progress, progress})
+  defp notify(fun, progress) when is_function(fun, 1), do: fun.(progress)
+
+  defp progress_map(event) do
+    event
+    |> pick(@progress_keys)
+    |> Map.put(:phase, Map.get(@phases, event["phase"], :unknown))
+  end
+
+  defp pick(map, keys), do: Map.new(keys, &{String.to_atom(&1), map[&1]})
+
+  defp source_args({:dir, path}) when is_binary(path), do: {:ok, %{"dir" => Path.expand(path)}}
+
+  defp source_args(files) when is_list(files) do
+    if Enum.all?(files, &match?({name, path} when is_binary(name) and is_binary(path), &1)) do
+      {:ok,
+       %{
+         "files" =>
+           Enum.map(files, fn {name, path} -> %{"name" => name, "path" => Path.expand(path)} end)
+       }}
+    else
+      Options.invalid("files", "a list of {name, path} string pairs", files)
+    end
+  end
+
+  defp source_args(source),
+    do: Options.invalid("source", "{:dir, path} or a list of {name, path}", source)
+
+  defp check_upload(:progress, value)
+       when is_pid(value) or is_function(value, 1) or is_nil(value),
+       do: :ok
+
+  defp check_upload(:progress, value),
+    do: Options.invalid("progress", "a pid or a function of one argument", value)
+
+  defp check_upload(:bwlimit, value) when is_binary(value), do: :ok
+  defp check_upload(:state_dir, value) when is_binary(value), do: :ok
+
+  defp check_upload(:state_dir, value),
+    do: Options.invalid("state_dir", "a directory path (string)", value)
+
+  defp check_upload(key, value) when key in [:transfers, :max_memory, :progress_ms, :bwlimit] do
+    if is_integer(value) and value > 0,
+      do: :ok,
+      else: Options.invalid(Atom.to_string(key), "a positive integer", value)
+  end
+
   defp collect_objects(tag, acc) do
     receive do
       {:chunker_event, ^tag, %{"event" => "objects", "names" => names, "sizes" => sizes}} ->
@@ -184,12 +331,13 @@ defmodule Chunker.Store do
   defp no_other_options([]), do: :ok
 
   defp no_other_options([{key, _} | _]),
-    do: Options.invalid("options", "only :store_options, :timeout, :pool", key)
+    do: Options.invalid("options", "only the options this function documents", key)
 
   defp check_name(%{"name" => name}) when is_binary(name) and name != "", do: :ok
   defp check_name(%{"name" => name}), do: Options.invalid("name", "a non-empty string", name)
   defp check_name(%{"prefix" => prefix}) when is_binary(prefix), do: :ok
   defp check_name(%{"prefix" => prefix}), do: Options.invalid("prefix", "a string", prefix)
+  defp check_name(_args), do: :ok
 
   defp check_common(:store_options, value) when is_map(value), do: :ok
 

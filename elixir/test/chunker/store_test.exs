@@ -75,3 +75,83 @@ defmodule Chunker.StoreTest do
              Store.stat("memory:", "../escape", pool: pool)
   end
 end
+
+defmodule Chunker.StoreUploadTest do
+  # Chunker.Store.upload/3 into a real local store (file://), through the default pool.
+  use ExUnit.Case, async: true
+
+  alias Chunker.{Error, Store}
+
+  setup do
+    root =
+      Path.join(System.tmp_dir!(), "chunker-upload-test-#{System.unique_integer([:positive])}")
+
+    source = Path.join(root, "source")
+    on_exit(fn -> File.rm_rf!(root) end)
+
+    files =
+      for index <- 1..40 do
+        name = "chunks/#{rem(index, 4)}/object-#{index}"
+        bytes = :crypto.strong_rand_bytes(2_000 + index * 101)
+        File.mkdir_p!(Path.dirname(Path.join(source, name)))
+        File.write!(Path.join(source, name), bytes)
+        {name, bytes}
+      end
+
+    {:ok, source: source, url: "file://" <> Path.join(root, "store"), files: files}
+  end
+
+  test "uploads a directory, reporting progress to a pid, and a rerun skips everything",
+       %{source: source, url: url, files: files} do
+    total_bytes = files |> Enum.map(fn {_, bytes} -> byte_size(bytes) end) |> Enum.sum()
+
+    assert {:ok, summary} = Store.upload(url, {:dir, source}, progress: self(), progress_ms: 1)
+    assert %{objects_total: 40, objects_uploaded: 40, objects_skipped: 0} = summary
+    assert summary.bytes_uploaded == total_bytes
+
+    reports = collect_progress([])
+    assert reports != []
+    assert List.last(reports).phase == :done
+    assert List.last(reports).objects_done == 40
+    done = Enum.map(reports, & &1.objects_done)
+    assert done == Enum.sort(done)
+
+    for {name, bytes} <- files, do: assert(Store.get(url, name) == {:ok, bytes})
+
+    test_pid = self()
+
+    assert {:ok, %{objects_uploaded: 0, objects_skipped: 40}} =
+             Store.upload(url, {:dir, source}, progress: &send(test_pid, {:seen, &1.phase}))
+
+    assert_received {:seen, :done}
+  end
+
+  test "uploads named files", %{source: source, url: url, files: [{name, bytes} | _]} do
+    assert {:ok, %{objects_uploaded: 1}} =
+             Store.upload(url, [{"renamed/object", Path.join(source, name)}])
+
+    assert Store.get(url, "renamed/object") == {:ok, bytes}
+  end
+
+  test "bad sources and options are refused", %{url: url, source: source} do
+    assert {:error, %Error{reason: :invalid_argument}} = Store.upload(url, :nope)
+    assert {:error, %Error{reason: :invalid_argument}} = Store.upload(url, [{"a", 1}])
+
+    assert {:error, %Error{reason: :invalid_argument}} =
+             Store.upload(url, {:dir, source}, transfers: 0)
+
+    assert {:error, %Error{reason: :invalid_argument}} =
+             Store.upload(url, {:dir, source}, progress: :stdout)
+
+    assert {:error, %Error{reason: :not_found}} =
+             Store.upload(url, [{"x", Path.join(source, "missing")}])
+  end
+
+  defp collect_progress(acc) do
+    receive do
+      {:chunker_progress, progress} -> collect_progress([progress | acc])
+    after
+      0 -> Enum.reverse(acc)
+    end
+  end
+end
