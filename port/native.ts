@@ -69,6 +69,12 @@ export interface NativeZstdDictionary {
   readonly size: number;
 }
 
+export interface NativeStreamStep {
+  output: Buffer;
+  consumed: number;
+  done: boolean;
+}
+
 /** A decompression stream fed piece by piece (codecs.cc StreamDecoder). */
 export interface NativeStreamDecoder {
   /**
@@ -77,7 +83,9 @@ export interface NativeStreamDecoder {
    * `atEnd`). `consumed` says how much of `input` was used; call again with the rest.
    * Fails with size_exceeded once the stream would produce more than its `maxOutput`.
    */
-  step(input: Uint8Array, atEnd: boolean, outputBytes: number): Promise<{ output: Buffer; consumed: number; done: boolean }>;
+  step(input: Uint8Array, atEnd: boolean, outputBytes: number): Promise<NativeStreamStep>;
+  /** The same step on the calling thread, for callers that bound each step's output themselves. */
+  stepSync(input: Uint8Array, atEnd: boolean, outputBytes: number): NativeStreamStep;
   /** Bytes produced so far. */
   readonly produced: number;
 }

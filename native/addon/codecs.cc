@@ -361,19 +361,39 @@ Napi::Value TrainDictionary(const Napi::CallbackInfo &info) {
   return CodecWorker::Start(env, std::move(job), samples, Napi::Object());
 }
 
+// Shrinks a step's output allocation (made for a whole piece) to what was produced.
+void FitOutput(codec_output *out) {
+  if (out->data == nullptr) return;
+  if (uint8_t *fitted = static_cast<uint8_t *>(std::realloc(out->data, out->len > 0 ? out->len : 1))) out->data = fitted;
+}
+
+// What a step resolves (or returns) with: { output: Buffer, consumed: number, done: boolean }.
+Napi::Object StepResult(Napi::Env env, codec_output *output, size_t consumed, int done) {
+  FitOutput(output);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("output", OutputBuffer(env, output));
+  result.Set("consumed", Napi::Number::New(env, static_cast<double>(consumed)));
+  result.Set("done", Napi::Boolean::New(env, done != 0));
+  return result;
+}
+
 // A decompression stream fed piece by piece (a compressed file read in pieces): each
-// step decodes on the thread pool into an output of at most `outputBytes`, and the whole
-// stream never produces more than `maxOutput` bytes (one more is size_exceeded).
+// step decodes into an output of at most `outputBytes`, and the whole stream never
+// produces more than `maxOutput` bytes (one more is size_exceeded).
 //
 // new StreamDecoder(codec, maxOutput, dictionary | null)
 // step(input, atEnd, outputBytes) -> Promise<{ output: Buffer, consumed: number, done: boolean }>
-//   Decodes from the start of `input` until the output piece is full, `input` is used up
-//   (then call again with the next piece), or the stream ends (`done`). One step at a time.
+//   Decodes on the thread pool from the start of `input` until the output piece is full,
+//   `input` is used up (then call again with the next piece), or the stream ends (`done`).
+// stepSync(input, atEnd, outputBytes) -> { output, consumed, done }
+//   The same on the calling thread, for callers that bound each step's work themselves
+//   (a session's budget). One step at a time, of either kind.
 class StreamDecoder : public Napi::ObjectWrap<StreamDecoder> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "StreamDecoder",
                        {InstanceMethod<&StreamDecoder::Step>("step"),
+                        InstanceMethod<&StreamDecoder::StepSync>("stepSync"),
                         InstanceAccessor<&StreamDecoder::Produced>("produced")});
   }
 
@@ -443,6 +463,9 @@ class StreamDecoder : public Napi::ObjectWrap<StreamDecoder> {
 
  private:
   Napi::Value Step(const Napi::CallbackInfo &info);
+  Napi::Value StepSync(const Napi::CallbackInfo &info);
+  // Reads step's arguments and claims the decoder (busy); false with a JS exception pending.
+  bool BeginStep(const Napi::CallbackInfo &info, Napi::Uint8Array *input, bool *at_end, size_t *piece);
   Napi::Value Produced(const Napi::CallbackInfo &info) {
     return Napi::Number::New(info.Env(), static_cast<double>(produced_));
   }
@@ -485,12 +508,7 @@ class StepWorker : public Napi::AsyncWorker {
       deferred_.Reject(CodecError(env, error_).Value());
       return;
     }
-    codec_output_fit_buffer(&output_);
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("output", OutputBuffer(env, &output_));
-    result.Set("consumed", Napi::Number::New(env, static_cast<double>(consumed_)));
-    result.Set("done", Napi::Boolean::New(env, done_ != 0));
-    deferred_.Resolve(result);
+    deferred_.Resolve(StepResult(env, &output_, consumed_, done_));
   }
 
   void OnError(const Napi::Error &error) override {
@@ -499,11 +517,6 @@ class StepWorker : public Napi::AsyncWorker {
   }
 
  private:
-  static void codec_output_fit_buffer(codec_output *out) {
-    if (out->data == nullptr) return;
-    if (uint8_t *fitted = static_cast<uint8_t *>(std::realloc(out->data, out->len > 0 ? out->len : 1))) out->data = fitted;
-  }
-
   Napi::Promise::Deferred deferred_;
   StreamDecoder *decoder_;
   Napi::ObjectReference self_;
@@ -519,23 +532,50 @@ class StepWorker : public Napi::AsyncWorker {
   codec_status status_ = CODEC_OK;
 };
 
+bool StreamDecoder::BeginStep(const Napi::CallbackInfo &info, Napi::Uint8Array *input, bool *at_end, size_t *piece) {
+  double piece_bytes = 0;
+  if (!GetBytes(info, 0, "input", input) || !GetInt(info, 2, "outputBytes", 1, 1 << 30, &piece_bytes)) return false;
+  bool expected = false;
+  if (!busy.compare_exchange_strong(expected, true)) {
+    return Fail(info.Env(), "invalid_argument", "a step of this stream is still running");
+  }
+  *at_end = info.Length() > 1 && info[1].ToBoolean().Value();
+  *piece = static_cast<size_t>(piece_bytes);
+  return true;
+}
+
 Napi::Value StreamDecoder::Step(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Napi::Uint8Array input;
-  double piece = 0;
-  if (!GetBytes(info, 0, "input", &input) || !GetInt(info, 2, "outputBytes", 1, 1 << 30, &piece)) {
-    return env.Undefined();
-  }
-  bool expected = false;
-  if (!busy.compare_exchange_strong(expected, true)) {
-    Fail(env, "invalid_argument", "a step of this stream is still running");
-    return env.Undefined();
-  }
-  const bool at_end = info.Length() > 1 && info[1].ToBoolean().Value();
-  auto *worker = new StepWorker(env, this, info.This().As<Napi::Object>(), input, at_end, static_cast<size_t>(piece));
+  bool at_end = false;
+  size_t piece = 0;
+  if (!BeginStep(info, &input, &at_end, &piece)) return env.Undefined();
+  auto *worker = new StepWorker(env, this, info.This().As<Napi::Object>(), input, at_end, piece);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
+}
+
+Napi::Value StreamDecoder::StepSync(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Uint8Array input;
+  bool at_end = false;
+  size_t piece = 0;
+  if (!BeginStep(info, &input, &at_end, &piece)) return env.Undefined();
+  codec_output output{nullptr, 0};
+  size_t consumed = 0;
+  int done = 0;
+  codec_error error{};
+  codec_status status = CODEC_OK;
+  Run(input.Data(), input.ByteLength(), at_end, piece, &output, &consumed, &done, &error, &status);
+  busy = false;
+  if (status != CODEC_OK) {
+    std::free(output.data);
+    error.status = status;
+    CodecError(env, error).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return StepResult(env, &output, consumed, done);
 }
 
 // detect(data) -> codec id, or the id of auto when no magic bytes match

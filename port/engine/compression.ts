@@ -19,7 +19,9 @@
  *   frames (streams) decompress as one, as the command-line tools do.
  * - **`auto`** detects the codec from the magic bytes (`unknown_format` when none match).
  * - **Streams**: DecompressingStream decompresses input that arrives in pieces (a
- *   compressed NAR being read) into bounded pieces, the limit held over the whole stream.
+ *   compressed NAR being read) into bounded pieces, the limit held over the whole stream;
+ *   StreamDecoderSync does the same one step at a time on the calling thread, for callers
+ *   that bound their work per step (a session's budget, see input-decoder.ts).
  * - **Per chunk**: compressChunkAdaptive stores a chunk compressed only when that pays
  *   (not for already-compressed or random-looking data, nor above `maxRatio`) and says
  *   which codec its payload is in; restoreChunk reverses it.
@@ -31,7 +33,7 @@
  */
 import { constants as bufferConstants } from 'node:buffer';
 import { ChunkerError, invalidParameter } from '../errors.js';
-import { NativeCodecId, native, type NativeZstdDictionary } from '../native.js';
+import { NativeCodecId, native, type NativeStreamDecoder, type NativeZstdDictionary } from '../native.js';
 
 const nativeCodecs = native.codecs;
 
@@ -65,7 +67,7 @@ export const DEFAULT_STREAM_MAX_OUTPUT_BYTES = 64 * 1024 * 1024 * 1024;
 /** Largest output piece a DecompressingStream yields. */
 export const STREAM_PIECE_BYTES = 4 * 1024 * 1024;
 /** Input bytes gathered before `auto` decides the format (enough for every magic number). */
-const DETECT_BYTES = 64;
+export const DETECT_BYTES = 64;
 
 /**
  * Inputs of at least this many bytes are (de)compressed off the calling thread. Below it a
@@ -253,10 +255,7 @@ export function sampleEntropyBits(data: Uint8Array): number {
  * Inline (meant for chunks); the options are those of `compress` plus `maxRatio`.
  */
 export function compressChunkAdaptive(chunk: Uint8Array, options: AdaptiveOptions = {}): StoredChunk {
-  const maxRatio = options.maxRatio ?? DEFAULT_MAX_RATIO;
-  if (typeof maxRatio !== 'number' || !(maxRatio > 0 && maxRatio <= 1)) {
-    throw invalidParameter('maxRatio', 'a number above 0 and at most 1', options.maxRatio);
-  }
+  const maxRatio = checkMaxRatio(options);
   const call = compressCall(chunk, options);
   const codec = options.codec ?? DEFAULT_CODEC;
   if (codec === 'none' || chunk.length === 0 || sampleEntropyBits(chunk) > INCOMPRESSIBLE_ENTROPY_BITS) {
@@ -265,6 +264,23 @@ export function compressChunkAdaptive(chunk: Uint8Array, options: AdaptiveOption
   const packed = callNative(() => nativeCodecs.compressSync(call.codec, call.level, chunk, call.dictionary));
   if (packed.length > chunk.length * maxRatio) return { codec: 'none', payload: chunk };
   return { codec, payload: packed };
+}
+
+function checkMaxRatio(options: AdaptiveOptions): number {
+  const maxRatio = options.maxRatio ?? DEFAULT_MAX_RATIO;
+  if (typeof maxRatio !== 'number' || !(maxRatio > 0 && maxRatio <= 1)) {
+    throw invalidParameter('maxRatio', 'a number above 0 and at most 1', options.maxRatio);
+  }
+  return maxRatio;
+}
+
+/**
+ * Throws what compressChunkAdaptive would throw for these options (invalid_argument), so
+ * a caller that compresses many chunks with them (a session) can check them once, up front.
+ */
+export function checkAdaptiveOptions(options: AdaptiveOptions): void {
+  checkMaxRatio(options);
+  compressCall(new Uint8Array(0), options);
 }
 
 /** The chunk back from what compressChunkAdaptive stored (its length bounds the output). */
@@ -372,6 +388,47 @@ export class DecompressingStream implements AsyncIterable<Uint8Array> {
       }
       piece = next!;
     }
+  }
+}
+
+/** One step of a StreamDecoderSync. */
+export interface StreamStep {
+  /** The bytes this step produced (at most the step's `pieceBytes`; may be empty). */
+  output: Uint8Array;
+  /** Input bytes used; the caller passes the rest (plus what follows) to the next step. */
+  consumed: number;
+  /** The stream is complete (only reported with `atEnd`). */
+  done: boolean;
+}
+
+/**
+ * A decompression stream driven one step at a time on the calling thread, for callers
+ * that bound each step's work themselves (a session's budget). Each step produces at most
+ * its `pieceBytes`; the whole stream at most `maxOutputBytes`, past which a step fails
+ * with size_exceeded. The errors of `decompress`; after any error the stream is unusable.
+ */
+export class StreamDecoderSync {
+  readonly codec: CompressionCodec;
+  readonly #decoder: NativeStreamDecoder;
+
+  constructor(codec: CompressionCodec, maxOutputBytes: number, dictionary?: CompressionDictionary) {
+    if (!COMPRESSION_CODECS.includes(codec)) throw invalidParameter('codec', COMPRESSION_CODECS.join(' | '), codec);
+    if (!Number.isSafeInteger(maxOutputBytes) || maxOutputBytes < 0) {
+      throw invalidParameter('maxOutputBytes', 'a non-negative integer', maxOutputBytes);
+    }
+    const handle = dictionaryFor(codec, dictionary);
+    this.codec = codec;
+    this.#decoder = callNative(() => new nativeCodecs.StreamDecoder(NativeCodecId[codec], maxOutputBytes, handle));
+  }
+
+  /** Decodes from the start of `input` until `pieceBytes` are out, the input is used up, or the stream ends. */
+  step(input: Uint8Array, atEnd: boolean, pieceBytes: number): StreamStep {
+    return callNative(() => this.#decoder.stepSync(input, atEnd, pieceBytes));
+  }
+
+  /** Bytes produced so far. */
+  get produced(): number {
+    return this.#decoder.produced;
   }
 }
 
