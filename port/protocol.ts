@@ -6,6 +6,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { Chunk } from './engine/chunk-session.js';
 import type { ChunkingOptions, HashAlgorithm } from './engine/chunking-options.js';
+import type { StoredChunk } from './engine/compression.js';
 import { ChunkerError, invalidParameter } from './errors.js';
 import { encodeFrame } from './frame.js';
 import { STORE_ERROR_PERMANENCE } from './store/backend.js';
@@ -233,13 +234,23 @@ export interface WireChunkList {
   offset: number;
   lengths: number[];
   hashes: Uint8Array | null;
+  /** Compressing sessions only: each chunk's payload codec. */
+  codecs?: string[];
+  /** Compressing sessions only: each chunk's payload. */
+  payloads?: Uint8Array[];
 }
 
 /**
  * Spec §3: `offset` of the first chunk (or `emptyOffset` for an empty list), the lengths,
- * and the digests concatenated — nil exactly when hashing is off.
+ * and the digests concatenated — nil exactly when hashing is off. With `stored` (a
+ * compressing session's payloads, one per chunk) also `codecs` and `payloads`.
  */
-export function encodeChunkList(chunks: readonly Chunk[], emptyOffset: number, hashing: boolean): WireChunkList {
+export function encodeChunkList(
+  chunks: readonly Chunk[],
+  emptyOffset: number,
+  hashing: boolean,
+  stored: readonly StoredChunk[] | null = null,
+): WireChunkList {
   const lengths = new Array<number>(chunks.length);
   const hashes = hashing ? Buffer.allocUnsafe(chunks.length * DIGEST_BYTES) : null;
   for (let i = 0; i < chunks.length; i++) {
@@ -247,7 +258,13 @@ export function encodeChunkList(chunks: readonly Chunk[], emptyOffset: number, h
     lengths[i] = chunk.length;
     if (hashes !== null) hashes.set(chunk.hash!, i * DIGEST_BYTES);
   }
-  return { offset: chunks[0]?.offset ?? emptyOffset, lengths, hashes };
+  const list: WireChunkList = { offset: chunks[0]?.offset ?? emptyOffset, lengths, hashes };
+  if (stored !== null) {
+    if (stored.length !== chunks.length) throw new Error(`${stored.length} payloads for ${chunks.length} chunks`);
+    list.codecs = stored.map((entry) => entry.codec);
+    list.payloads = stored.map((entry) => entry.payload);
+  }
+  return list;
 }
 
 /**

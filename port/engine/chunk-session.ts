@@ -33,6 +33,16 @@ export interface Chunk {
   gear: bigint;
   /** 32-byte digest, or null when hashing is off. */
   hash: Uint8Array | null;
+  /**
+   * The chunk's bytes, only from a session opened with `withBytes`: a view of the buffer
+   * the call was given (or of a copy the session made), valid as long as that buffer is.
+   */
+  bytes?: Uint8Array;
+}
+
+export interface SessionFlags {
+  /** Chunks carry a view of their bytes (for callers that compress or store them). */
+  withBytes?: boolean;
 }
 
 export interface SessionState {
@@ -48,6 +58,8 @@ export interface SessionState {
   /** finish() was called: no more input, and any resume scans to the end. */
   readonly ending: boolean;
   readonly finished: boolean;
+  /** Chunks carry their bytes (SessionFlags). */
+  readonly withBytes: boolean;
 }
 
 export interface StepResult {
@@ -62,9 +74,10 @@ export const DEFAULT_BYTE_BUDGET = 16 * 1024 * 1024;
 const UNLIMITED_CHUNKS = 0xffffffff;
 const EMPTY = new Uint8Array(0);
 
-export function openSession(options: ChunkingOptions = {}): SessionState {
+export function openSession(options: ChunkingOptions = {}, { withBytes = false }: SessionFlags = {}): SessionState {
   const resolved = resolveChunkingOptions(options);
   return {
+    withBytes,
     options: resolved,
     params: toNativeParams(resolved),
     offset: 0,
@@ -80,22 +93,28 @@ function assertOpen(state: SessionState): void {
   if (state.finished) throw new ChunkerError('session_finished', 'The session has already finished');
 }
 
+/** `source`, when given, is the buffer the result's chunks were cut from (from its start). */
 function toChunks(
   result: { lengths: Uint32Array; gears: BigUint64Array; hashes: Buffer | null },
   streamOffset: number,
   into: Chunk[],
+  source: Uint8Array | null = null,
 ): void {
   let offset = streamOffset;
+  let position = 0;
   const { lengths, gears, hashes } = result;
   for (let i = 0; i < lengths.length; i++) {
     const length = lengths[i]!;
-    into.push({
+    const chunk: Chunk = {
       offset,
       length,
       gear: gears[i]!,
       hash: hashes === null ? null : hashes.subarray(i * 32, i * 32 + 32),
-    });
+    };
+    if (source !== null) chunk.bytes = source.subarray(position, position + length);
+    into.push(chunk);
     offset += length;
+    position += length;
   }
 }
 
@@ -124,7 +143,7 @@ function step(state: SessionState, budget: number): StepResult {
     const lastPiece = inputPos + take === input.length;
     const stitched = take > 0 ? concat(tail, input.subarray(inputPos, inputPos + take)) : tail;
     const result = native.chunk(params, stitched, atEnd && lastPiece, alg, Math.max(tail.length, 1), UNLIMITED_CHUNKS);
-    toChunks(result, offset, chunks);
+    toChunks(result, offset, chunks, state.withBytes ? stitched : null);
     offset += result.consumed;
     spent += result.consumed;
     if (result.consumed >= tail.length) {
@@ -143,7 +162,7 @@ function step(state: SessionState, budget: number): StepResult {
     const remainingBudget = Math.max(budget - spent, 1);
     const view = input.subarray(inputPos);
     const result = native.chunk(params, view, atEnd, alg, remainingBudget, UNLIMITED_CHUNKS);
-    toChunks(result, offset, chunks);
+    toChunks(result, offset, chunks, state.withBytes ? view : null);
     offset += result.consumed;
     inputPos += result.consumed;
     const left = input.length - inputPos;

@@ -22,11 +22,12 @@ import {
   detectCodec,
   levelRange,
   trainDictionary,
+  type AdaptiveOptions,
   type CompressionCodec,
   type DecompressionCodec,
 } from '../engine/compression.js';
 import { invalidParameter } from '../errors.js';
-import { readArray, readBin, readOptionalString, readOptionalUint, type Message, type Request } from '../protocol.js';
+import { isMap, readArray, readBin, readOptionalUint, type Message, type Request } from '../protocol.js';
 import type { PortContext } from './context.js';
 
 /** Largest `max_output` a request may ask for: a reply must still fit in memory and in one frame. */
@@ -52,28 +53,60 @@ function loadDictionary(bytes: Uint8Array): CompressionDictionary {
   return dictionary;
 }
 
-function readOptionalDictionary(args: Message, codec: DecompressionCodec): CompressionDictionary | undefined {
+/** `prefix` names the map an argument sits in (`compress.`), for error messages. */
+function readOptionalDictionary(args: Message, codec: DecompressionCodec, prefix = ''): CompressionDictionary | undefined {
   if (args.dictionary === undefined || args.dictionary === null) return undefined;
-  const bytes = readBin(args, 'dictionary');
+  const bytes = args.dictionary;
+  if (!(bytes instanceof Uint8Array)) throw invalidParameter(`${prefix}dictionary`, 'bin', bytes);
   if (codec !== 'zstd' && codec !== 'auto') {
-    throw invalidParameter('dictionary', 'nil (dictionaries are for zstd only)', `a dictionary with ${codec}`);
+    throw invalidParameter(`${prefix}dictionary`, 'nil (dictionaries are for zstd only)', `a dictionary with ${codec}`);
   }
   return loadDictionary(bytes);
 }
 
 /** `level` may be negative (zstd's fast levels), so it is read as any safe integer. */
-function readOptionalLevel(args: Message): number | undefined {
+function readOptionalLevel(args: Message, prefix = ''): number | undefined {
   const value = args.level;
   if (value === undefined || value === null) return undefined;
   const level = typeof value === 'bigint' ? Number(value) : value;
-  if (typeof level !== 'number' || !Number.isSafeInteger(level)) throw invalidParameter('level', 'an integer', value);
+  if (typeof level !== 'number' || !Number.isSafeInteger(level)) throw invalidParameter(`${prefix}level`, 'an integer', value);
   return level;
 }
 
-function readCodec<T extends string>(args: Message, allowed: readonly T[], fallback: T): T {
-  const codec = readOptionalString(args, 'codec') ?? fallback;
-  if (!allowed.includes(codec as T)) throw invalidParameter('codec', allowed.join(' | '), codec);
-  return codec as T;
+function readCodec<T extends string>(args: Message, allowed: readonly T[], fallback: T, prefix = ''): T {
+  const value = args.codec ?? fallback;
+  if (!allowed.includes(value as T)) throw invalidParameter(`${prefix}codec`, allowed.join(' | '), value);
+  return value as T;
+}
+
+/** `max_ratio`: a float (or the int 1) above 0 and at most 1. */
+function readOptionalRatio(args: Message, prefix: string): number | undefined {
+  const value = args.max_ratio;
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !(value > 0 && value <= 1)) {
+    throw invalidParameter(`${prefix}max_ratio`, 'a number above 0 and at most 1', value);
+  }
+  return value;
+}
+
+/**
+ * A session's `compress` argument (spec §4 `open`): a map {codec (default zstd), level
+ * (default the codec's), dictionary (zstd), max_ratio (default 0.95)}, or absent.
+ */
+export function readSessionCompression(args: Message): AdaptiveOptions | undefined {
+  const wire = args.compress;
+  if (wire === undefined || wire === null) return undefined;
+  if (!isMap(wire)) throw invalidParameter('compress', 'a map', wire);
+  const prefix = 'compress.';
+  const codec = readCodec<CompressionCodec>(wire, COMPRESSION_CODECS, 'zstd', prefix);
+  const options: AdaptiveOptions = { codec };
+  const level = readOptionalLevel(wire, prefix);
+  if (level !== undefined) options.level = level;
+  const dictionary = readOptionalDictionary(wire, codec, prefix);
+  if (dictionary !== undefined) options.dictionary = dictionary;
+  const maxRatio = readOptionalRatio(wire, prefix);
+  if (maxRatio !== undefined) options.maxRatio = maxRatio;
+  return options;
 }
 
 /** Args: data, codec (default zstd), level (default the codec's), dictionary (zstd). */

@@ -48,6 +48,9 @@ export function createPortContext(
   stores: StoreCache = new StoreCache((backend) => withResilience(backend)),
 ): PortContext {
   const counters = newCounters();
-  const registry = new SessionRegistry({ maxSessions: limits.maxSessions, defaultBudget, counters, now });
+  // A compressing session's reply carries at most about this many payload bytes (plus a
+  // chunk or two), so it stays well inside a frame.
+  const compressingBudgetBytes = Math.max(Math.floor(limits.maxFrameBytes / 4), 1);
+  const registry = new SessionRegistry({ maxSessions: limits.maxSessions, defaultBudget, compressingBudgetBytes, counters, now });
   return { registry, counters, limits, defaultBudget, now, startedMs: now(), spool: null, stores };
 }

@@ -11,9 +11,10 @@ import type { PortContext } from './context.js';
  * Optional features a client may use after checking for them (spec §4 `hello`):
  * `spool` — the `spool` op and feed's `spool` argument;
  * `compression` — the `compress`, `decompress` and `train_dictionary` ops;
- * `stores` — the `store_*` ops.
+ * `stores` — the `store_*` ops;
+ * `session_compression` — `open`'s `compress`, `input_compression` and `max_output`.
  */
-export const CAPABILITIES = ['spool', 'compression', 'stores'] as const;
+export const CAPABILITIES = ['spool', 'compression', 'stores', 'session_compression'] as const;
 
 /** How far up from this module package.json may be (port/ops/ and dist/port/ops/). */
 const PACKAGE_SEARCH_DEPTH = 5;

@@ -1,16 +1,20 @@
 /** `open`, `feed`, `continue`, `finish`, `close` (spec §4): arguments in, registry, reply out. */
+import type { DecompressionCodec } from '../engine/compression.js';
 import { ChunkerError } from '../errors.js';
 import {
   encodeChunkList,
   readBin,
   readBudget,
   readChunkingOptions,
+  readOptionalString,
+  readOptionalUint,
   readUint,
   type Budget,
   type Message,
   type Request,
 } from '../protocol.js';
-import type { SessionStep } from '../session.js';
+import type { SessionStep, StreamOptions } from '../session.js';
+import { readSessionCompression } from './compression.js';
 import type { PortContext } from './context.js';
 import { spoolRange } from './spool.js';
 
@@ -20,13 +24,21 @@ function sessionBudget(request: Request, context: PortContext, session: number):
 }
 
 function stepReply(step: SessionStep): Message {
-  return { chunks: encodeChunkList(step.chunks, step.offset, step.hashing), more: step.more };
+  return { chunks: encodeChunkList(step.chunks, step.offset, step.hashing, step.stored), more: step.more };
 }
 
+/** Spec §4 `open`: chunking options, budget, and optionally `compress`, `input_compression`, `max_output`. */
 export function openOp(request: Request, context: PortContext): Message {
   const options = readChunkingOptions(request.args);
   const budget = readBudget(request.args, context.defaultBudget);
-  return { session: context.registry.open(options, budget) };
+  const stream: StreamOptions = {};
+  const compress = readSessionCompression(request.args);
+  if (compress !== undefined) stream.compress = compress;
+  const inputCompression = readOptionalString(request.args, 'input_compression');
+  if (inputCompression !== undefined) stream.inputCompression = inputCompression as DecompressionCodec;
+  const maxOutputBytes = readOptionalUint(request.args, 'max_output');
+  if (maxOutputBytes !== undefined) stream.maxOutputBytes = maxOutputBytes;
+  return { session: context.registry.open(options, budget, stream) };
 }
 
 /** Spec §4 `feed`: the bytes come inline (`data`) or as a range of the spool (`spool`). */

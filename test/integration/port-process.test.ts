@@ -104,7 +104,7 @@ describe('port process', () => {
     const ops = ['hello', 'open', 'feed', 'continue', 'finish', 'close', 'chunk', 'chunk_batch', 'chunk_file', 'hash', 'stats', 'spool'];
     ops.push('compress', 'decompress', 'train_dictionary');
     expect([...(reply.ops as string[])].sort()).toEqual(ops.sort());
-    expect(reply.capabilities).toEqual(['spool', 'compression', 'stores']);
+    expect(reply.capabilities).toEqual(['spool', 'compression', 'stores', 'session_compression']);
     expect(typeof reply.version).toBe('string');
   });
 
@@ -116,10 +116,17 @@ describe('port process', () => {
     expect(pairs.length).toBeGreaterThanOrEqual(4);
     for (const reply of pairs) {
       const request = byName.get(reply.answers!)!;
-      port.sendRaw(hexBytes(request.hex));
+      // A reply that depends on earlier requests (open, feed) gets a fresh port for them.
+      const target = reply.after === undefined ? port : startPort();
+      for (const name of reply.after ?? []) {
+        const earlier = byName.get(name)!;
+        target.sendRaw(hexBytes(earlier.hex));
+        expect((await target.reply((earlier.value as { id: number }).id)).ok, `${reply.name}: ${name}`).toBe(true);
+      }
+      target.sendRaw(hexBytes(request.hex));
       const id = (reply.value as { id: number }).id;
-      await port.reply(id);
-      expect(port.replyFrames.get(id)!.toString('hex'), reply.name).toBe(reply.hex);
+      await target.reply(id);
+      expect(target.replyFrames.get(id)!.toString('hex'), reply.name).toBe(reply.hex);
     }
   });
 

@@ -1,7 +1,8 @@
 /**
  * The golden protocol vectors (protocol/vectors/*.json) and their JSON form of MessagePack
  * values, as protocol/README.md defines it: `{"$bin": hex}` for bin, `{"$u64": decimal}`
- * for uints above 2^53−1, JSON numbers for other ints, objects for maps.
+ * for uints above 2^53−1, JSON numbers for other ints and for floats (with a fraction),
+ * objects for maps.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,8 @@ export interface Vector {
   note: string;
   also_valid_hex?: string[];
   answers?: string;
+  /** With `answers`: request vectors sent first, in order, to the same fresh port. */
+  after?: string[];
 }
 
 export interface InvalidVector {
@@ -53,6 +56,11 @@ export function hexBytes(hex: string): Buffer {
   return Buffer.from(hex, 'hex');
 }
 
+/** A float in the JSON form: a finite number with a fraction (protocol/README.md). */
+function isFloat(value: number): boolean {
+  return Number.isFinite(value) && !Number.isInteger(value);
+}
+
 const INT32_MIN = -(2 ** 31);
 const UINT32_MAX = 2 ** 32 - 1;
 
@@ -69,6 +77,7 @@ function specialKey(value: { [key: string]: JsonForm }): string | null {
 export function fromJsonForm(value: JsonForm): unknown {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
   if (typeof value === 'number') {
+    if (isFloat(value)) return value; // the encoder writes a non-integer number as float 64
     if (!Number.isSafeInteger(value)) throw new Error(`not an integer in the safe range: ${value}`);
     return value > UINT32_MAX || value < INT32_MIN ? BigInt(value) : value;
   }
@@ -83,7 +92,7 @@ export function fromJsonForm(value: JsonForm): unknown {
 export function toJsonForm(value: unknown): JsonForm {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
   if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) throw new Error(`a decoded number that is not a safe integer: ${value}`);
+    if (!isFloat(value) && !Number.isSafeInteger(value)) throw new Error(`a decoded number that is not a safe integer: ${value}`);
     return value;
   }
   if (typeof value === 'bigint') {

@@ -142,7 +142,12 @@ describe('protocol vectors', () => {
     expect(answered.length).toBeGreaterThanOrEqual(5);
     for (const reply of answered) {
       const request = byName.get(reply.answers)!;
-      const [message, ...extra] = await answersTo(hexBytes(request.hex));
+      const dispatcher = freshDispatcher();
+      for (const name of reply.after ?? []) {
+        const [earlier] = await answersTo(hexBytes(byName.get(name)!.hex), dispatcher);
+        expect(earlier?.ok, `${reply.name}: ${name} first`).toBe(true);
+      }
+      const [message, ...extra] = await answersTo(hexBytes(request.hex), dispatcher);
       expect(extra).toEqual([]);
       if (reply.name === 'reply.hello') {
         // The package version moves; everything else is fixed by protocol 1.

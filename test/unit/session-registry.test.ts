@@ -177,7 +177,7 @@ describe('session budgets', () => {
     const fed = registry.feed(id, structuredBytes(200_000, 4));
     const end = fed.chunks.at(-1)!;
     const step = registry.continue(id);
-    expect(step).toEqual({ chunks: [], offset: end.offset + end.length, more: false, hashing: true });
+    expect(step).toEqual({ chunks: [], offset: end.offset + end.length, more: false, hashing: true, stored: null });
   });
 
   it('counts bytes fed and chunks returned', () => {

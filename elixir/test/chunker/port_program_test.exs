@@ -84,11 +84,22 @@ defmodule Chunker.PortProgramTest do
   end
 
   describe "replies.json answers: a fresh port gives exactly the reply vector" do
-    for {name, %{"answers" => request_name}} <- @vectors do
+    for {name, %{"answers" => request_name} = reply} <- @vectors do
       @reply name
       @request request_name
+      @earlier Map.get(reply, "after", [])
       test "#{request_name} -> #{name}" do
         raw = RawPort.open()
+
+        # Requests the reply depends on (open, feed) go first, to the same port.
+        raw =
+          Enum.reduce(@earlier, raw, fn earlier, raw ->
+            :ok = RawPort.write(raw, Base.decode16!(@vectors[earlier]["hex"], case: :lower))
+            {answer, raw} = RawPort.read(raw)
+            assert %{"ok" => true} = answer, earlier
+            raw
+          end)
+
         :ok = RawPort.write(raw, Base.decode16!(@vectors[@request]["hex"], case: :lower))
         {payload, raw} = RawPort.read_payload(raw, 5_000)
 
