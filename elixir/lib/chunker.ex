@@ -51,6 +51,47 @@ defmodule Chunker do
   A session lives in one port process; if that process dies, calls on the session return
   `{:error, %Chunker.Error{reason: :port_exited}}` and the stream must start over.
 
+  ## Compression in sessions
+
+  Two options of `open/1` (and `stream/2`) let a session deal with compressed data,
+  alone or together:
+
+    * `:compress` - each chunk comes back with `codec` and `payload` set (see
+      `Chunker.Chunk`), ready to store: `compress: :zstd` (or `:lz4`, `:xz`, `:bzip2`,
+      `:none`), or a keyword list `[codec: :zstd, level: 3, dictionary: dict, max_ratio:
+      0.95]` (all optional; `:dictionary` is zstd only, and its payloads then need it to
+      decompress). A chunk is stored compressed only when that pays: one that looks
+      already compressed or random is not even tried, and one whose compressed form is
+      longer than `max_ratio` (default 0.95) of it comes back as it is with `codec: :none`.
+      Payloads travel in the replies, so each reply holds at most about a budget's worth
+      of them (16 MiB by default): memory stays bounded however long the stream.
+    * `:input_compression` - the fed bytes are a compressed stream (a `.nar.xz`,
+      `.nar.zst`, `.nar.bz2` or `.nar.lz4` as it arrives) of that codec, or `:auto` (told
+      from the magic bytes; data of no known format is chunked as it is). The session
+      decompresses as it goes and returns exactly the chunks of the decompressed stream,
+      however the compressed bytes are sliced; offsets and lengths refer to the
+      decompressed stream. `:max_output` bounds the decompressed size (default 64 GiB).
+      A decompression error (`:size_exceeded`, `:truncated_input` from `finish/1`,
+      `:corrupt_input`, ...) ends the session in the port: later calls on it return
+      `:unknown_session`.
+
+  The port program must announce the `session_compression` capability (this
+  repository's does); an older one makes compressing sessions fail with `:internal`.
+
+      iex> {:ok, session} = Chunker.open(compress: :zstd, hash: :none)
+      iex> {:ok, [], session} = Chunker.feed(session, String.duplicate("nix ", 1000))
+      iex> {:ok, [chunk]} = Chunker.finish(session)
+      iex> {chunk.length, chunk.codec, byte_size(chunk.payload) < 100}
+      {4000, :zstd, true}
+      iex> Chunker.decompress(chunk.payload)
+      {:ok, String.duplicate("nix ", 1000)}
+
+      iex> {:ok, xz} = Chunker.compress(String.duplicate("nix ", 1000), :xz)
+      iex> {:ok, session} = Chunker.open(input_compression: :auto, hash: :none)
+      iex> {:ok, [], session} = Chunker.feed(session, xz)
+      iex> Chunker.finish(session)
+      {:ok, [%Chunker.Chunk{offset: 0, length: 4000, hash: nil}]}
+
   ## Configuration
 
   The pool size is the `:pool_size` application setting (default
@@ -66,7 +107,17 @@ defmodule Chunker do
   unlinked as soon as the port program has mapped it, so nothing is left behind.
   """
 
-  alias Chunker.{Chunk, ChunkList, Error, Options, Port, PortPool, Request, Session}
+  alias Chunker.{
+    Chunk,
+    ChunkList,
+    Error,
+    Options,
+    Port,
+    PortPool,
+    Request,
+    Session,
+    StreamOptions
+  }
 
   @typedoc "An open streaming session (opaque: use the one each call returns)."
   @opaque session :: Session.t()
@@ -83,6 +134,19 @@ defmodule Chunker do
           | {:budget_ms, pos_integer}
           | {:timeout, timeout}
           | {:pool, atom}
+
+  @typedoc "The options of `open/1` and `stream/2` beyond `t:option/0` (see \"Compression in sessions\")."
+  @type stream_option ::
+          {:compress,
+           codec
+           | [
+               {:codec, codec}
+               | {:level, integer}
+               | {:dictionary, binary}
+               | {:max_ratio, number}
+             ]}
+          | {:input_compression, codec | :auto}
+          | {:max_output, non_neg_integer}
 
   @type step ::
           {:ok, [Chunk.t()], session} | {:continue, [Chunk.t()], session} | {:error, Error.t()}
@@ -123,19 +187,23 @@ defmodule Chunker do
                   "{:ok, chunks, session} before feeding more"
 
   @doc """
-  Opens a streaming session on one of the pool's ports. See "Options".
+  Opens a streaming session on one of the pool's ports. See "Options", and "Compression in
+  sessions" for `:compress`, `:input_compression` and `:max_output`.
 
       iex> {:ok, session} = Chunker.open(preset: :small, hash: :blake3)
       iex> Chunker.close(session)
       :ok
   """
-  @spec open([option]) :: {:ok, session} | {:error, Error.t()}
+  @spec open([option | stream_option]) :: {:ok, session} | {:error, Error.t()}
   def open(opts \\ []) do
-    with {:ok, options} <- Options.validate(opts, @session_keys),
+    with {:ok, {stream_opts, rest}} <- split_options(opts, StreamOptions.keys()),
+         {:ok, stream_args, payloads} <- StreamOptions.validate(stream_opts),
+         {:ok, options} <- Options.validate(rest, @session_keys),
          {:ok, port} <- PortPool.pick(options.pool),
-         {:ok, reply} <- Port.request(port, Request.open(options), options.timeout),
+         request = Request.open(options, stream_args),
+         {:ok, reply} <- Port.request(port, request, options.timeout),
          {:ok, id} <- fetch_uint(reply, "session") do
-      {:ok, %Session{port: port, id: id, timeout: options.timeout}}
+      {:ok, %Session{port: port, id: id, timeout: options.timeout, payloads: payloads}}
     end
   end
 
@@ -404,7 +472,9 @@ defmodule Chunker do
 
   @doc """
   Turns an enumerable of binaries (for example `File.stream!(path, [], 1_048_576)`) into a
-  lazy stream of `Chunker.Chunk` structs, through one session.
+  lazy stream of `Chunker.Chunk` structs, through one session. Takes the options of
+  `open/1`, so `File.stream!("x.nar.xz", [], 1_048_576) |> Chunker.stream(input_compression:
+  :xz, compress: :zstd)` yields the chunks of the NAR inside, each with its zstd payload.
 
   Memory stays bounded: each piece is chunked before the next is read, and the session
   holds less than `max_size` bytes between pieces. Options are checked at once (raising
@@ -414,10 +484,13 @@ defmodule Chunker do
       iex> ["hello ", "wor", "ld"] |> Chunker.stream(hash: :none) |> Enum.to_list()
       [%Chunker.Chunk{offset: 0, length: 11, hash: nil}]
   """
-  @spec stream(Enumerable.t(), [option]) :: Enumerable.t()
+  @spec stream(Enumerable.t(), [option | stream_option]) :: Enumerable.t()
   def stream(enumerable, opts \\ []) do
-    case Options.validate(opts, @session_keys) do
-      {:ok, _options} -> :ok
+    with {:ok, {stream_opts, rest}} <- split_options(opts, StreamOptions.keys()),
+         {:ok, _args, _payloads} <- StreamOptions.validate(stream_opts),
+         {:ok, _options} <- Options.validate(rest, @session_keys) do
+      :ok
+    else
       {:error, error} -> raise error
     end
 
@@ -434,7 +507,7 @@ defmodule Chunker do
   end
 
   @doc "Like `open/1`, but raises `Chunker.Error`."
-  @spec open!([option]) :: session
+  @spec open!([option | stream_option]) :: session
   def open!(opts \\ []), do: unwrap!(open(opts))
 
   @doc "Like `feed/2`, but raises `Chunker.Error`; returns `{:ok | :continue, chunks, session}`."
@@ -491,7 +564,7 @@ defmodule Chunker do
   end
 
   defp step(session, reply, unsent) do
-    with {:ok, chunks} <- ChunkList.from_wire(reply["chunks"]) do
+    with {:ok, chunks} <- ChunkList.from_wire(reply["chunks"], payloads: session.payloads) do
       more = reply["more"] == true
       session = %{session | more: more, unsent: unsent}
       status = if more or unsent != <<>>, do: :continue, else: :ok
@@ -512,7 +585,7 @@ defmodule Chunker do
   # After a `finish` that replied `more: true`, the spec allows `continue` or `finish`.
   defp finish_stream(session, request, acc) do
     with {:ok, reply} <- session_request(session, request),
-         {:ok, chunks} <- ChunkList.from_wire(reply["chunks"]) do
+         {:ok, chunks} <- ChunkList.from_wire(reply["chunks"], payloads: session.payloads) do
       acc = [chunks | acc]
 
       if reply["more"] == true,

@@ -16,9 +16,10 @@ defmodule Chunker.Request do
     {"hello", %{"protocol" => @protocol_version, "client" => "chunker-elixir #{version}"}}
   end
 
-  @spec open(Options.t()) :: t
-  def open(%Options{} = options),
-    do: {"open", %{} |> with_options(options) |> with_budget(options)}
+  @doc "`stream_args` are Chunker.StreamOptions' wire arguments (compress, input_compression, max_output)."
+  @spec open(Options.t(), %{optional(String.t()) => term}) :: t
+  def open(%Options{} = options, stream_args \\ %{}),
+    do: {"open", stream_args |> with_options(options) |> with_budget(options)}
 
   @spec feed(non_neg_integer, binary) :: t
   def feed(session, data), do: {"feed", %{"session" => session, "data" => {:bin, data}}}

@@ -8,16 +8,18 @@ defmodule Chunker.Session do
   #   timeout    per-request timeout
   #   more       the port has unscanned input pending (it replied `more: true`)
   #   unsent     fed bytes not yet sent (a large feed goes over in slices)
+  #   payloads   opened with :compress: every chunk list carries codecs and payloads
 
   @enforce_keys [:port, :id, :timeout]
-  defstruct [:port, :id, :timeout, more: false, unsent: <<>>]
+  defstruct [:port, :id, :timeout, more: false, unsent: <<>>, payloads: false]
 
   @type t :: %__MODULE__{
           port: pid,
           id: non_neg_integer,
           timeout: timeout,
           more: boolean,
-          unsent: binary
+          unsent: binary,
+          payloads: boolean
         }
 
   defimpl Inspect do
