@@ -1,6 +1,9 @@
 /**
  * The compression section of `npm run bench`: the engine's zstd (port/engine/compression.ts)
- * at level 3 against the zstd command-line tool and @mongodb-js/zstd on the same bytes.
+ * at level 3 against the zstd command-line tool and @mongodb-js/zstd on the same bytes;
+ * then lz4, xz and bzip2 against their tools and every codec's decompression
+ * (compression-codecs.ts), and a zstd dictionary's effect on small chunks
+ * (compression-dictionary.ts).
  *
  * - whole NARs: the smallest corpus NARs up to WHOLE_NAR_BYTES, compressed in pieces of
  *   PIECE_BYTES with `compress()` (the normal call: off the calling thread, one piece at a
@@ -20,6 +23,9 @@ import { closeSync, openSync, statSync } from 'node:fs';
 import { compress as mongoCompress } from '@mongodb-js/zstd';
 import { chunkBuffer } from '../port/engine/chunk-session.js';
 import { codecVersions, compress, decompress } from '../port/engine/compression.js';
+import { codecFigure, type CodecFigure } from './codec-figure.js';
+import { measureCodecPeers, type CodecPeerFigures } from './compression-codecs.js';
+import { measureDictionary, type DictionaryFigures } from './compression-dictionary.js';
 import { readPieces } from './corpus-reader.js';
 import { findExecutable } from './peers.js';
 import { collectGarbage, megabytesPerSecond, nowSeconds } from './timing.js';
@@ -35,17 +41,6 @@ export const QUICK_WHOLE_NAR_BYTES = 100e6;
 export const PER_CHUNK_BYTES = 128 * MIB;
 export const QUICK_PER_CHUNK_BYTES = 48 * MIB;
 
-export interface CodecFigure {
-  name: string;
-  bytes: number;
-  compressedBytes: number;
-  /** Best pass. */
-  seconds: number;
-  runs: number[];
-  megabytesPerSecond: number;
-  /** Compressed / original. */
-  ratio: number;
-}
 
 export interface CompressionFigures {
   libzstd: string;
@@ -56,12 +51,11 @@ export interface CompressionFigures {
   perChunk: { bytes: number; chunks: number; meanChunkBytes: number; ours: CodecFigure; mongodb: CodecFigure };
   /** Engine decompress() of the whole-NAR frames; MB/s of decompressed bytes. */
   decompress: { bytes: number; seconds: number; runs: number[]; megabytesPerSecond: number };
+  /** lz4, xz, bzip2 (and zstd's decompression) against their tools on a corpus sample. */
+  codecs: CodecPeerFigures[];
+  dictionary: DictionaryFigures;
 }
 
-function codecFigure(name: string, bytes: number, compressedBytes: number, runs: number[]): CodecFigure {
-  const seconds = Math.min(...runs);
-  return { name, bytes, compressedBytes, seconds, runs, megabytesPerSecond: megabytesPerSecond(bytes, seconds), ratio: compressedBytes / bytes };
-}
 
 /** Smallest files first while they fit in `limit` bytes (always at least the smallest). */
 function smallestUpTo(files: readonly string[], limit: number): string[] {
@@ -228,6 +222,9 @@ export async function measureCompression(files: readonly string[], quick: boolea
   }
 
   const decompressSeconds = Math.min(...decompressRuns);
+  const codecs = await measureCodecPeers(files, quick, passes);
+  collectGarbage();
+  const dictionary = await measureDictionary(files, quick, passes);
   return {
     libzstd: codecVersions().zstd,
     cliVersion,
@@ -247,5 +244,7 @@ export async function measureCompression(files: readonly string[], quick: boolea
       mongodb: codecFigure('@mongodb-js/zstd compress() per chunk', data.length, chunkMongoBytes, chunkMongoRuns),
     },
     decompress: { bytes: narBytes, seconds: decompressSeconds, runs: decompressRuns, megabytesPerSecond: megabytesPerSecond(narBytes, decompressSeconds) },
+    codecs,
+    dictionary,
   };
 }

@@ -177,7 +177,7 @@ async function main(): Promise<void> {
 
   let compression: CompressionFigures | null = null;
   if (args.only.has('compression')) {
-    step(`compression: zstd -${ZSTD_LEVEL}, the engine against the zstd CLI and @mongodb-js/zstd (best of ${args.passes})`);
+    step(`compression: zstd -${ZSTD_LEVEL} against the zstd CLI and @mongodb-js/zstd; lz4, xz, bzip2 against their CLIs; a zstd dictionary (best of ${args.passes})`);
     compression = await measureCompression(v1Files, args.quick, args.passes, allocatePieceBuffer(COMPRESSION_PIECE_BYTES));
     if (compression.cliError !== null) step(`zstd CLI: ${compression.cliError}`);
   }
@@ -467,6 +467,7 @@ function printSummary(summary: Summary): void {
     );
     console.log(`Per chunk: the first ${formatBytes(perChunk.bytes)} of the corpus, default preset, ${perChunk.chunks} chunks of ${formatBytes(perChunk.meanChunkBytes)} on average`);
     console.log(renderTable(['what', 'MB/s', 'ratio', 'vs @mongodb-js'], [codecRow(perChunk.ours, perChunk.mongodb), codecRow(perChunk.mongodb, null)]));
+    printCodecPeers(compression);
   }
 
   console.log('\nTargets');
@@ -475,6 +476,74 @@ function printSummary(summary: Summary): void {
     const verdict = target.met === null ? '' : target.met ? 'met' : 'BELOW TARGET';
     console.log(`  ${target.name}: ${measured} ${verdict}`.trimEnd());
   }
+}
+
+/** lz4, xz, bzip2 against their tools, every codec's decompression, and the dictionary's effect. */
+function printCodecPeers({ codecs, dictionary }: CompressionFigures): void {
+  console.log(
+    '\nOther codecs at the engine\'s default levels, against their CLIs at the same level, on a spread sample of the corpus ' +
+      '(1 MiB slices at even intervals; the CLI timed as a whole process, file read included)',
+  );
+  const compressRows: Row[] = [];
+  for (const figures of codecs) {
+    const { oursCompress, toolCompress } = figures;
+    if (oursCompress === null) continue;
+    const sample = formatBytes(figures.sampleBytes);
+    compressRows.push([`${oursCompress.name}`, sample, formatRate(oursCompress.megabytesPerSecond), oursCompress.ratio.toFixed(4), toolCompress ? ratio(oursCompress.megabytesPerSecond, toolCompress.megabytesPerSecond) : 'n/a']);
+    if (toolCompress) compressRows.push([toolCompress.name, sample, formatRate(toolCompress.megabytesPerSecond), toolCompress.ratio.toFixed(4), '']);
+    else compressRows.push([`${figures.codec} CLI: ${figures.toolError ?? 'not measured'}`, sample, '', '', '']);
+  }
+  console.log(renderTable(['compress', 'sample', 'MB/s', 'ratio', 'vs CLI'], compressRows));
+  const decompressRows: Row[] = [];
+  for (const figures of codecs) {
+    const { oursDecompress, toolDecompress } = figures;
+    const sample = formatBytes(figures.sampleBytes);
+    decompressRows.push([oursDecompress.name, sample, formatRate(oursDecompress.megabytesPerSecond), toolDecompress ? ratio(oursDecompress.megabytesPerSecond, toolDecompress.megabytesPerSecond) : 'n/a']);
+    if (toolDecompress) decompressRows.push([toolDecompress.name, sample, formatRate(toolDecompress.megabytesPerSecond), '']);
+  }
+  console.log('Decompression of the engine\'s frames (MB/s of decompressed bytes)');
+  console.log(renderTable(['decompress', 'sample', 'MB/s', 'vs CLI'], decompressRows));
+  console.log(
+    `zstd dictionary for small chunks: ${formatBytes(dictionary.dictionaryBytes)} (id ${dictionary.dictionaryId}) trained in ` +
+      `${dictionary.trainSeconds.toFixed(1)} s on ${dictionary.trainSamples} small-preset chunks of a ${formatBytes(dictionary.trainBytes)} sample; ` +
+      `tested on the chunks of another ${formatBytes(dictionary.testBytes)} sample (no shared bytes), each chunk compressed alone at level 3`,
+  );
+  console.log(
+    renderTable(
+      ['chunks', 'count', 'mean', 'ratio plain', 'ratio dict', 'dict saves', 'MB/s plain', 'MB/s dict'],
+      dictionary.rows.map((row) => [
+        row.name,
+        String(row.chunks),
+        formatBytes(row.meanChunkBytes),
+        row.plainRatio.toFixed(4),
+        row.dictionaryRatio.toFixed(4),
+        `${((1 - row.dictionaryRatio / row.plainRatio) * 100).toFixed(1)}%`,
+        formatRate(row.plainMegabytesPerSecond),
+        formatRate(row.dictionaryMegabytesPerSecond),
+      ]),
+    ),
+  );
+  const [first] = dictionary.perTree;
+  if (first === undefined) return;
+  console.log(
+    `Per tree, a dictionary of its own: trained on ${formatBytes(first.trainBytes)} of the tree, tested on another ` +
+      `${formatBytes(first.testBytes)} of it; compressed / original bytes without → with the dictionary`,
+  );
+  const sizeNames = dictionary.rows.map((row) => row.name);
+  console.log(
+    renderTable(
+      ['tree', ...sizeNames],
+      dictionary.perTree.map((tree) => [
+        tree.tree,
+        ...sizeNames.map((name) => {
+          if (tree.error !== null) return 'n/a';
+          const size = tree.sizes.find((entry) => entry.name === name)!;
+          const saves = (1 - size.dictionaryRatio / size.plainRatio) * 100;
+          return `${size.plainRatio.toFixed(3)} → ${size.dictionaryRatio.toFixed(3)} (${saves >= 0 ? '−' : '+'}${Math.abs(saves).toFixed(1)}%)`;
+        }),
+      ]),
+    ),
+  );
 }
 
 main().catch((error: unknown) => {
