@@ -14,6 +14,8 @@ import { openLocalStore } from './local.js';
 import { openHttpStore, type HttpStoreOptions } from './http.js';
 import { MemoryBackend } from './memory.js';
 import { openSftpStore, type SftpStoreOptions } from './sftp.js';
+import { openS3Store } from './s3.js';
+import type { S3StoreOptions } from './s3-config.js';
 
 /** Per-backend options; a backend reads only its own section. */
 export interface StoreOpenOptions {
@@ -21,6 +23,8 @@ export interface StoreOpenOptions {
   /** For http: and https: stores (port/store/http.ts). */
   readonly http?: HttpStoreOptions;
   readonly sftp?: SftpStoreOptions;
+  /** Endpoint, region, credentials, part sizes: see S3StoreOptions in s3-config.ts. */
+  readonly s3?: S3StoreOptions;
 }
 
 export type BackendOpener = (url: URL, options: StoreOpenOptions) => Promise<StoreBackend>;
@@ -31,6 +35,7 @@ const OPENERS: Record<string, BackendOpener> = {
   'http:': async (url, options) => openHttpStore(url, redactLocation(url), options.http),
   'https:': async (url, options) => openHttpStore(url, redactLocation(url), options.http),
   'sftp:': (url, options) => openSftpStore(url, options.sftp),
+  's3:': (url, options) => openS3Store(url, options.s3),
 };
 
 /** Parses `location` and opens the backend for its scheme. */

@@ -1,0 +1,252 @@
+/**
+ * The S3 backend: `s3://bucket/prefix` on AWS S3 or an S3-compatible server (endpoint from
+ * the options or AWS_ENDPOINT_URL; see s3-config.ts). Objects are keys `prefix + name`.
+ *
+ * - put: one PutObject with Content-MD5 below the multipart threshold (the source is read
+ *   whole first, so a failing source sends nothing); a parallel multipart upload at or
+ *   above it (s3-multipart.ts), aborted on any failure. S3 publishes an object whole at
+ *   the end of either, so no rename is needed and readers never see a prefix.
+ * - get: GetObject, with a Range header for ranges; whole objects are checked against
+ *   their ETag when it is an MD5 (s3-integrity.ts).
+ * - stat: HeadObject; delete: DeleteObject; list: ListObjectsV2, page by page.
+ * Errors are translated in s3-errors.ts. HEAD responses have no body, so `stat` cannot
+ * tell a missing bucket from a missing object and answers null for both; put, get and
+ * list report a missing bucket as store_config.
+ */
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { invalidParameter } from '../errors.js';
+import { storeError, type ByteRange, type ObjectInfo, type ObjectSource, type OperationOptions, type StoreBackend, type StoreCapabilities } from './backend.js';
+import { checkListPrefix, checkObjectName } from './object-name.js';
+import { readWholeSource } from './object-source.js';
+import { resolveS3Settings, type S3Settings, type S3StoreOptions } from './s3-config.js';
+import { throwIfAborted, translateS3Error } from './s3-errors.js';
+import { md5, objectETagMismatch } from './s3-integrity.js';
+import { uploadMultipart } from './s3-multipart.js';
+
+/** Operations worth running at once against one S3 endpoint (a scheduler hint). */
+export const S3_MAX_CONCURRENCY = 32;
+/** How long opening a TCP (and TLS) connection may take, in milliseconds. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+function isObjectName(name: string): boolean {
+  try {
+    checkObjectName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function checkRange(range: ByteRange | undefined): void {
+  if (range === undefined) return;
+  const { offset, length } = range;
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || !Number.isSafeInteger(offset + length)) {
+    throw invalidParameter('range', 'a non-negative integer offset and length', range);
+  }
+}
+
+function httpStatusOf(error: unknown): number | undefined {
+  const status = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+export class S3Backend implements StoreBackend {
+  readonly capabilities: StoreCapabilities = { ranges: true, multipart: true, atomicRename: false, maxConcurrency: S3_MAX_CONCURRENCY };
+  readonly location: string;
+  private readonly client: S3Client;
+  private readonly httpAgent: HttpAgent;
+  private readonly httpsAgent: HttpsAgent;
+  private closed = false;
+
+  constructor(
+    url: URL,
+    private readonly settings: S3Settings,
+  ) {
+    this.location = url.href;
+    // Keep-alive: a store is many small requests, and a new connection per chunk would
+    // cost a round trip (and a TLS handshake) each.
+    const agentOptions = { keepAlive: true, maxSockets: settings.maxSockets };
+    this.httpAgent = new HttpAgent(agentOptions);
+    this.httpsAgent = new HttpsAgent(agentOptions);
+    this.client = new S3Client({
+      region: settings.region,
+      ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
+      forcePathStyle: settings.forcePathStyle,
+      ...(settings.credentials === undefined ? {} : { credentials: settings.credentials }),
+      // Retrying is the retry wrapper's job (it knows the budget and backs off with
+      // jitter); SDK retries underneath would multiply attempts and hide failures from it.
+      maxAttempts: 1,
+      // Integrity is Content-MD5 plus ETag checks (s3-integrity.ts). The SDK's default
+      // CRC checksums use aws-chunked uploads that many S3-compatible servers reject.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: { httpAgent: this.httpAgent, httpsAgent: this.httpsAgent, connectionTimeout: CONNECT_TIMEOUT_MS },
+    });
+  }
+
+  async stat(name: string, options?: OperationOptions): Promise<ObjectInfo | null> {
+    this.checkOpen();
+    const key = this.key(name);
+    const signal = options?.signal;
+    throwIfAborted(signal, this.what('stat', name));
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }), { abortSignal: signal });
+      return { name, size: head.ContentLength ?? 0 };
+    } catch (error) {
+      const translated = translateS3Error(error, this.what('stat', name), signal);
+      if (translated.code === 'not_found') return null;
+      throw translated;
+    }
+  }
+
+  async get(name: string, range?: ByteRange, options?: OperationOptions): Promise<Uint8Array> {
+    this.checkOpen();
+    const key = this.key(name);
+    checkRange(range);
+    const signal = options?.signal;
+    const what = this.what('get', name);
+    throwIfAborted(signal, what);
+    // An empty range has no Range header form; it still has to say whether the object exists.
+    if (range?.length === 0) {
+      if ((await this.stat(name, options)) === null) throw storeError('not_found', `${what}: no such object`);
+      return new Uint8Array(0);
+    }
+    const rangeHeader = range === undefined ? undefined : `bytes=${range.offset}-${range.offset + range.length - 1}`;
+    let response;
+    try {
+      response = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: key, Range: rangeHeader }), { abortSignal: signal });
+    } catch (error) {
+      // 416: the range starts at or past the end; the contract answers that with no bytes.
+      if (range !== undefined && httpStatusOf(error) === 416) return new Uint8Array(0);
+      throw translateS3Error(error, what, signal);
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = response.Body === undefined ? new Uint8Array(0) : await response.Body.transformToByteArray();
+    } catch (error) {
+      throw translateS3Error(error, what, signal);
+    }
+    if (response.ContentLength !== undefined && bytes.length !== response.ContentLength) {
+      throw storeError('store_unavailable', `${what}: received ${bytes.length} of ${response.ContentLength} bytes`);
+    }
+    if (range === undefined) {
+      const mismatch = objectETagMismatch(response, md5(bytes));
+      if (mismatch !== null) throw storeError('store_integrity', `${what}: ${mismatch}`);
+    }
+    return bytes;
+  }
+
+  async put(name: string, source: ObjectSource, options?: OperationOptions): Promise<void> {
+    this.checkOpen();
+    const key = this.key(name);
+    const signal = options?.signal;
+    const what = this.what('put', name);
+    throwIfAborted(signal, what);
+    if (!Number.isSafeInteger(source.size) || source.size < 0) throw invalidParameter('source.size', 'a non-negative integer', source.size);
+    const discardObject = () => this.delete(name);
+    if (source.size >= this.settings.multipartThresholdBytes) {
+      const { client, settings } = this;
+      await uploadMultipart({ client, bucket: settings.bucket, key, what, source, partBytes: settings.partBytes, partConcurrency: settings.partConcurrency, signal, discardObject });
+      return;
+    }
+    const bytes = await readWholeSource(source);
+    if (bytes.length !== source.size) throw storeError('store_error', `${what}: the source returned ${bytes.length} of ${source.size} bytes`);
+    throwIfAborted(signal, what);
+    const digest = md5(bytes);
+    let response;
+    try {
+      response = await this.client.send(
+        new PutObjectCommand({ Bucket: this.settings.bucket, Key: key, Body: bytes, ContentLength: bytes.length, ContentMD5: digest.toString('base64') }),
+        { abortSignal: signal },
+      );
+    } catch (error) {
+      throw translateS3Error(error, what, signal);
+    }
+    const mismatch = objectETagMismatch(response, digest);
+    if (mismatch !== null) {
+      // The server stored something else than was sent: take it away rather than serve it.
+      await discardObject().catch(() => undefined);
+      throw storeError('store_integrity', `${what}: ${mismatch}`);
+    }
+  }
+
+  async delete(name: string, options?: OperationOptions): Promise<void> {
+    this.checkOpen();
+    const key = this.key(name);
+    const signal = options?.signal;
+    throwIfAborted(signal, this.what('delete', name));
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: key }), { abortSignal: signal });
+    } catch (error) {
+      const translated = translateS3Error(error, this.what('delete', name), signal);
+      if (translated.code !== 'not_found') throw translated;
+    }
+  }
+
+  async *list(prefix: string, options?: OperationOptions): AsyncIterable<ObjectInfo> {
+    this.checkOpen();
+    checkListPrefix(prefix);
+    const signal = options?.signal;
+    const what = `${this.location}: list ${JSON.stringify(prefix)}`;
+    const storePrefix = this.settings.prefix;
+    let continuationToken: string | undefined;
+    do {
+      throwIfAborted(signal, what);
+      let page;
+      try {
+        page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: storePrefix + prefix, ContinuationToken: continuationToken }),
+          { abortSignal: signal },
+        );
+      } catch (error) {
+        throw translateS3Error(error, what, signal);
+      }
+      for (const entry of page.Contents ?? []) {
+        if (entry.Key === undefined || !entry.Key.startsWith(storePrefix)) continue;
+        const name = entry.Key.slice(storePrefix.length);
+        // Keys no object name can address (folder markers ending in '/', '..' segments)
+        // were not written through this interface; listing them would hand out names
+        // that every other call rejects.
+        if (isObjectName(name)) yield { name, size: entry.Size ?? 0 };
+      }
+      continuationToken = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+      if (page.IsTruncated === true && continuationToken === undefined) {
+        throw storeError('store_error', `${what}: the server cut the listing short without a continuation token`);
+      }
+    } while (continuationToken !== undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.destroy();
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  private key(name: string): string {
+    return this.settings.prefix + checkObjectName(name);
+  }
+
+  private what(operation: string, name: string): string {
+    return `${this.location}: ${operation} ${name}`;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw storeError('store_closed', `${this.location} is closed`);
+  }
+}
+
+/** Opens `s3://bucket/prefix`; no request is made until the first operation. */
+export async function openS3Store(url: URL, options: S3StoreOptions = {}): Promise<S3Backend> {
+  return new S3Backend(url, resolveS3Settings(url, options));
+}
