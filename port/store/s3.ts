@@ -36,6 +36,13 @@ import { uploadMultipart } from './s3-multipart.js';
 export const S3_MAX_CONCURRENCY = 32;
 /** How long opening a TCP (and TLS) connection may take, in milliseconds. */
 export const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * How long a pooled connection may sit idle before it is closed, in milliseconds. Node's
+ * agent shortens this to a server's `Keep-Alive: timeout=N` hint, but only when it is set
+ * at all; without it a socket the server is closing gets reused and fails with ECONNRESET
+ * (seen against s3rver, whose idle timeout is 5 s). A request in progress is not affected.
+ */
+export const IDLE_SOCKET_TIMEOUT_MS = 15_000;
 
 function isObjectName(name: string): boolean {
   try {
@@ -74,7 +81,7 @@ export class S3Backend implements StoreBackend {
     this.location = url.href;
     // Keep-alive: a store is many small requests, and a new connection per chunk would
     // cost a round trip (and a TLS handshake) each.
-    const agentOptions = { keepAlive: true, maxSockets: settings.maxSockets };
+    const agentOptions = { keepAlive: true, maxSockets: settings.maxSockets, timeout: IDLE_SOCKET_TIMEOUT_MS };
     this.httpAgent = new HttpAgent(agentOptions);
     this.httpsAgent = new HttpsAgent(agentOptions);
     this.client = new S3Client({
