@@ -1,10 +1,11 @@
 // Runs npm `s3rver` for the S3 backend tests, in its own process so a test can kill it
 // by PID mid-upload. Usage: node --openssl-legacy-provider s3rver-launcher.mjs CONFIG_JSON
 // where CONFIG_JSON is {"directory": "...", "port": 0, "buckets": ["name", ...]}.
-// Prints one line {"port": N} on stdout once it is listening (port 0 picks a free one).
+// Prints one line {"port": N} on stdout once it is listening (port 0 picks a free one),
+// and exits when its stdin closes (the test process is gone).
 //
-// s3rver 3.7.1 falls short of S3 in three ways that the store contract depends on, so
-// this launcher closes exactly those gaps (see s3rver-s3-gaps.mjs) and nothing else:
+// s3rver 3.7.1 falls short of S3 where the store contract depends on it; this launcher
+// closes exactly these gaps (s3rver-s3-gaps.mjs) and changes nothing else:
 //   - PutObject writes straight to the object's file, so an interrupted upload leaves a
 //     truncated object that GET, HEAD and LIST serve; S3 publishes an object whole.
 //   - AbortMultipartUpload answers 405 and ListMultipartUploads 501.
@@ -25,3 +26,5 @@ const server = new S3rver({
 closeS3Gaps(server);
 const { port } = await server.run();
 process.stdout.write(`${JSON.stringify({ port })}\n`);
+// The test harness holds stdin open; when it goes away, so does this server.
+process.stdin.on('end', () => process.exit(0)).resume();

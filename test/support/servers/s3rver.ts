@@ -53,7 +53,9 @@ interface Running {
 
 function launch(directory: string, port: number, buckets: readonly string[]): Promise<Running> {
   const child = spawn(process.execPath, ['--openssl-legacy-provider', LAUNCHER, JSON.stringify({ directory, port, buckets })], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // stdin stays open and unused: the launcher exits when it closes, so a test process
+    // that dies without calling stop() leaves no server behind.
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let stdout = '';
