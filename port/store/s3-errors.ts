@@ -26,6 +26,8 @@ const CODE_BY_S3_ERROR: Readonly<Record<string, StoreErrorCode>> = {
   // Signed for another region than the bucket's.
   AuthorizationHeaderMalformed: 'store_config',
   RequestTimeTooSkewed: 'store_config',
+  // An S3-compatible server without an operation this backend needs.
+  NotImplemented: 'store_config',
   InvalidAccessKeyId: 'store_auth',
   SignatureDoesNotMatch: 'store_auth',
   InvalidToken: 'store_auth',
