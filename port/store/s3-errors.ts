@@ -7,6 +7,7 @@
  */
 import { ChunkerError } from '../errors.js';
 import { storeError, type StoreErrorCode } from './backend.js';
+import { abortError } from './abort.js';
 
 /** The fields of an SDK or Node error this module looks at. */
 interface SdkErrorShape {
@@ -81,19 +82,6 @@ function codeForStatus(status: number): StoreErrorCode | null {
   // support, an argument it rejects); sending it again cannot help.
   if (status >= 400) return 'store_config';
   return null;
-}
-
-/** The error an operation aborted through `signal` rejects with. */
-export function abortError(signal: AbortSignal, what: string): ChunkerError {
-  const reason: unknown = signal.reason;
-  // A timeout wrapper aborts with its own store_timeout error: pass it through.
-  if (reason instanceof ChunkerError) return reason;
-  return new ChunkerError('aborted', `${what} was aborted`, true);
-}
-
-/** Throws `abortError` when `signal` is already aborted. */
-export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) throw abortError(signal, what);
 }
 
 /**

@@ -18,7 +18,8 @@ import {
 import { createHash } from 'node:crypto';
 import { storeError, type ObjectSource } from './backend.js';
 import { partBytesFor } from './s3-config.js';
-import { throwIfAborted, translateS3Error } from './s3-errors.js';
+import { throwIfAborted } from './abort.js';
+import { translateS3Error } from './s3-errors.js';
 import { md5, multipartETagMismatch, objectETagMismatch } from './s3-integrity.js';
 
 /**

@@ -28,7 +28,8 @@ import { storeError, type ByteRange, type ObjectInfo, type ObjectSource, type Op
 import { checkListPrefix, checkObjectName } from './object-name.js';
 import { readWholeSource } from './object-source.js';
 import { resolveS3Settings, type S3Settings, type S3StoreOptions } from './s3-config.js';
-import { throwIfAborted, translateS3Error } from './s3-errors.js';
+import { throwIfAborted } from './abort.js';
+import { translateS3Error } from './s3-errors.js';
 import { md5, objectETagMismatch } from './s3-integrity.js';
 import { uploadMultipart } from './s3-multipart.js';
 

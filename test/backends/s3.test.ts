@@ -15,6 +15,7 @@ import type { S3StoreOptions } from '../../port/store/s3-config.js';
 import { chunkerRejectionOf } from '../support/chunker-error.js';
 import { seededBytes } from '../support/random-bytes.js';
 import { S3RVER_ACCESS_KEY_ID, S3RVER_REGION, S3RVER_SECRET_ACCESS_KEY, startS3rver, type S3rverServer } from '../support/servers/s3rver.js';
+import { describeSyncResume } from '../support/sync-resume.js';
 import { describeStoreConformance } from './conformance.js';
 
 const MIB = 1024 * 1024;
@@ -97,6 +98,22 @@ describeStoreConformance('s3 (s3rver)', async () => {
   const server = await startS3rver([BUCKET]);
   return {
     open: () => openStore(`s3://${BUCKET}/${freshPrefix('conformance')}`, s3Options(server)),
+    teardown: () => server.stop(),
+  };
+});
+
+// The CLI reads S3 settings from the standard AWS environment, as users run it.
+describeSyncResume('s3 (s3rver)', async () => {
+  const server = await startS3rver([BUCKET]);
+  return {
+    url: `s3://${BUCKET}/${freshPrefix('sync-resume')}`,
+    env: {
+      AWS_ENDPOINT_URL: server.endpoint,
+      AWS_REGION: S3RVER_REGION,
+      AWS_ACCESS_KEY_ID: S3RVER_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: S3RVER_SECRET_ACCESS_KEY,
+      AWS_EC2_METADATA_DISABLED: 'true',
+    },
     teardown: () => server.stop(),
   };
 });
