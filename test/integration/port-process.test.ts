@@ -103,6 +103,7 @@ describe('port process', () => {
     });
     const ops = ['hello', 'open', 'feed', 'continue', 'finish', 'close', 'chunk', 'chunk_batch', 'chunk_file', 'hash', 'stats', 'spool'];
     ops.push('compress', 'decompress', 'train_dictionary');
+    ops.push('store_stat', 'store_get', 'store_put', 'store_delete', 'store_list', 'store_upload');
     expect([...(reply.ops as string[])].sort()).toEqual(ops.sort());
     expect(reply.capabilities).toEqual(['spool', 'compression', 'stores', 'session_compression']);
     expect(typeof reply.version).toBe('string');
