@@ -140,7 +140,7 @@ export async function ingestNar(nar: AsyncIterable<Uint8Array>, target: UploadSt
           const stored = compressChunkAdaptive(chunk.bytes!, compression);
           codec = stored.codec;
           codecs.set(sha256, codec);
-          const range = await staging.append(stored.payload);
+          const range = staging.append(stored.payload);
           batch.push({ name: chunkObjectName(sha256, codec), size: range.size, source: staging.source(range) });
           distinctBytes += chunk.length;
           if (codec !== 'none') compressedChunks++;

@@ -5,6 +5,7 @@
  * then holds only the ranges being sent, whatever the number of chunks, and one file
  * replaces thousands of small temp files.
  */
+import { writeSync } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { invalidParameter } from '../port/errors.js';
 import type { ObjectSource } from '../port/store/backend.js';
@@ -34,14 +35,15 @@ export class StagingFile {
     return this.end;
   }
 
-  /** Appends `bytes` (written before this resolves, so the caller may reuse them). */
-  async append(bytes: Uint8Array): Promise<StagedRange> {
+  /**
+   * Appends `bytes` (written when this returns, so the caller may reuse them). Synchronous
+   * on purpose: a write into the page cache takes microseconds, while an async write would
+   * queue in libuv's thread pool behind the uploads' fsyncs and stall the chunking.
+   */
+  append(bytes: Uint8Array): StagedRange {
     const offset = this.end;
     let written = 0;
-    while (written < bytes.length) {
-      const { bytesWritten } = await this.handle.write(bytes, written, bytes.length - written, offset + written);
-      written += bytesWritten;
-    }
+    while (written < bytes.length) written += writeSync(this.handle.fd, bytes, written, bytes.length - written, offset + written);
     this.end += bytes.length;
     return { offset, size: bytes.length };
   }
