@@ -61,7 +61,8 @@ export interface VersionTotals {
   readonly objectsSkipped: number;
   readonly bytesSkipped: number;
   readonly indexesUploaded: number;
-  readonly indexBytes: number;
+  readonly indexBytesUploaded: number;
+  /** Wall time of the whole version: archiving, chunking, compressing, uploading. */
   readonly seconds: number;
 }
 
@@ -104,7 +105,7 @@ function sumTotals(nars: readonly DemoNar[], seconds: number): VersionTotals {
     objectsSkipped: sum((i) => i.chunkUpload.objectsSkipped),
     bytesSkipped: sum((i) => i.chunkUpload.bytesSkipped),
     indexesUploaded: sum((i) => i.indexUpload.objectsUploaded),
-    indexBytes: sum((i) => i.indexBytes),
+    indexBytesUploaded: sum((i) => i.indexUpload.bytesUploaded),
     seconds,
   };
 }

@@ -119,8 +119,8 @@ function chooseTrees(given: readonly string[]): TreeSurvey[] {
 function uploadLine(version: DemoVersion): string {
   const t = version.totals;
   return (
-    `  uploaded:     ${plural(t.objectsUploaded, 'chunk object')} (${formatBytes(t.bytesUploaded)}) + ${plural(t.indexesUploaded, 'NAR index', 'NAR indexes')} (${formatBytes(t.indexBytes)}); ` +
-    `skipped as already stored: ${plural(t.objectsSkipped, 'object')} (${formatBytes(t.bytesSkipped)}); ${t.seconds.toFixed(1)} s`
+    `  uploaded:     ${plural(t.objectsUploaded, 'chunk object')} (${formatBytes(t.bytesUploaded)}) + ${plural(t.indexesUploaded, 'NAR index', 'NAR indexes')} (${formatBytes(t.indexBytesUploaded)}); ` +
+    `skipped as already stored: ${plural(t.objectsSkipped, 'object')} (${formatBytes(t.bytesSkipped)}); ${t.seconds.toFixed(1)} s in all`
   );
 }
 
