@@ -151,8 +151,8 @@ function storeLine(result: DemoPipelineResult): string {
   );
 }
 
-async function run(args: DemoArgs, workDir: string): Promise<boolean> {
-  const startedAt = Date.now();
+/** Runs the demo; returns the report (printed once the temporary files are gone) and whether the restore matched. */
+async function run(args: DemoArgs, workDir: string): Promise<{ report: string[]; identical: boolean }> {
   const trees = chooseTrees(args.trees);
   const contentBytes = trees.reduce((sum, tree) => sum + tree.contentBytes, 0);
   const files = trees.reduce((sum, tree) => sum + tree.files, 0);
@@ -223,12 +223,10 @@ async function run(args: DemoArgs, workDir: string): Promise<boolean> {
     restoreLine(result),
     '',
     temporaryStore
-      ? `The store was temporary and is removed now; keep one with --store file://$PWD/chunk-store (or ${STORE_ENVIRONMENT}=URL): a second run into it uploads nothing.`
+      ? `The store was temporary and has been removed; keep one with --store file://$PWD/chunk-store (or ${STORE_ENVIRONMENT}=URL): a second run into it uploads nothing.`
       : `The store is kept at ${result.location}; a second run into it uploads nothing.`,
-    `Done in ${((Date.now() - startedAt) / 1000).toFixed(1)} s.`,
   ];
-  console.log(out.join('\n'));
-  return result.restore.identical;
+  return { report: out, identical: result.restore.identical };
 }
 
 let args: DemoArgs;
@@ -242,6 +240,7 @@ if (args.help) {
   console.log(USAGE);
   process.exit(0);
 }
+const startedAt = Date.now();
 const workDir = mkdtempSync(join(tmpdir(), 'chunker-demo-'));
 const cleanUp = () => rmSync(workDir, { recursive: true, force: true });
 for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
@@ -251,7 +250,10 @@ for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
   });
 }
 try {
-  if (!(await run(args, workDir))) process.exitCode = 1;
+  const { report, identical } = await run(args, workDir);
+  cleanUp();
+  console.log([...report, `Done in ${((Date.now() - startedAt) / 1000).toFixed(1)} s.`].join('\n'));
+  if (!identical) process.exitCode = 1;
 } catch (error) {
   process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 1;
