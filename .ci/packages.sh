@@ -9,7 +9,7 @@ set -euo pipefail
 declare -A PACKAGE_GROUPS=(
   [build]="cmake g++ make pkg-config libssl-dev libzstd-dev liblz4-dev liblzma-dev libbz2-dev"
   [test]="nix-bin b3sum openssl xz-utils zstd bzip2 lz4 elixir erlang-dev procps openssh-server openssh-client nginx-light"
-  [bench]="nix-bin b3sum openssl zstd xz-utils bzip2 lz4 rclone openssh-server nginx-light"
+  [bench]="nix-bin b3sum openssl zstd xz-utils bzip2 lz4 rclone openssh-server nginx-light time"
 )
 
 wanted=""

@@ -1,8 +1,8 @@
 /**
- * `npm run bench`: throughput, per-chunk overhead, peers, dedup, Elixir and compression on the real NAR corpus
- * (bench/corpus.ts). Writes bench/results/latest.json and prints a short table.
+ * `npm run bench`: throughput, per-chunk overhead, peers, dedup, Elixir, compression and store uploads on the
+ * real NAR corpus (bench/corpus.ts). Writes bench/results/latest.json and prints a short table.
  *
- *   node --expose-gc dist/bench/run.js [--quick] [--only scan,hash,chunkhash,overhead,peers,dedup,elixir,compression] [--passes N]
+ *   node --expose-gc dist/bench/run.js [--quick] [--only scan,hash,chunkhash,overhead,peers,dedup,elixir,compression,store] [--passes N]
  *
  * --quick uses about 200 MB of the corpus (whole NARs, smallest first) and one pass.
  */
@@ -22,10 +22,12 @@ import { measureThroughput, throughputVariants, type ThroughputFigure, type Thro
 import { busyShare } from './machine.js';
 import { FEED_PIECE_BYTES, measureElixir, type ElixirFigures, type LatencyFigure } from './elixir-section.js';
 import { measureCompression, PIECE_BYTES as COMPRESSION_PIECE_BYTES, ZSTD_LEVEL, type CompressionFigures } from './compression-section.js';
+import { measureStore, type StoreFigures } from './store-section.js';
+import { renderStore, storeTargets } from './store-report.js';
 import { garbageCollectionExposed, nowSeconds } from './timing.js';
 import { formatBytes, formatRate, MIB } from './units.js';
 
-const SECTIONS = ['scan', 'hash', 'chunkhash', 'overhead', 'peers', 'dedup', 'elixir', 'compression'] as const;
+const SECTIONS = ['scan', 'hash', 'chunkhash', 'overhead', 'peers', 'dedup', 'elixir', 'compression', 'store'] as const;
 type Section = (typeof SECTIONS)[number];
 const QUICK_BYTES = 200e6;
 const PEER_REPS = 3;
@@ -121,8 +123,11 @@ async function main(): Promise<void> {
   step(`corpus ${dir}: ${trees.length} NARs, ${formatBytes(v1Bytes)} v1${args.quick ? ' (--quick subset)' : ''}`);
   const buffer = allocatePieceBuffer();
 
-  step('warming the page cache');
-  warmPageCache(args.only.has('dedup') ? [...v1Files, ...trees.map((tree) => join(dir, tree.v2.file))] : v1Files, buffer);
+  // The store section reads its own object set (and warms it itself).
+  if ([...args.only].some((section) => section !== 'store')) {
+    step('warming the page cache');
+    warmPageCache(args.only.has('dedup') ? [...v1Files, ...trees.map((tree) => join(dir, tree.v2.file))] : v1Files, buffer);
+  }
 
   // Throughput: one interleaved pass structure for scan, hash and chunk+hash.
   const groups = new Set<ThroughputGroup>((['scan', 'hash', 'chunkhash'] as const).filter((group) => args.only.has(group)));
@@ -180,6 +185,12 @@ async function main(): Promise<void> {
     step(`compression: zstd -${ZSTD_LEVEL} against the zstd CLI and @mongodb-js/zstd; lz4, xz, bzip2 against their CLIs; a zstd dictionary (best of ${args.passes})`);
     compression = await measureCompression(v1Files, args.quick, args.passes, allocatePieceBuffer(COMPRESSION_PIECE_BYTES));
     if (compression.cliError !== null) step(`zstd CLI: ${compression.cliError}`);
+  }
+
+  let store: StoreFigures | null = null;
+  if (args.only.has('store')) {
+    step(`store: uploads by chunker sync and rclone copy to servers on 127.0.0.1 (median of ${args.passes})`);
+    store = await measureStore({ dir, manifest }, { quick: args.quick, reps: args.passes, onStep: step });
   }
 
   const maxRssBytes = process.resourceUsage().maxRSS * 1024;
@@ -245,6 +256,7 @@ async function main(): Promise<void> {
       unit: '× @mongodb-js/zstd',
       met: perChunk ? perChunk.ours.megabytesPerSecond > perChunk.mongodb.megabytesPerSecond : null,
     },
+    ...(args.only.has('store') ? storeTargets(store) : []),
   ];
 
   const results = {
@@ -279,6 +291,7 @@ async function main(): Promise<void> {
     dedup,
     elixir,
     compression,
+    store,
     targets,
     memory: { maxRssBytes },
     durationSeconds: nowSeconds() - startedAt,
@@ -287,7 +300,7 @@ async function main(): Promise<void> {
   writeJson(resultsPath, results);
 
   const busyAtEnd = results.machine.busyShareAtEnd;
-  printSummary({ trees, v1Bytes, v2Bytes, v1Tool: manifest.v1Tool, passes: args.passes, throughput, fromFile, openssl, b3sum, overhead, dedup, elixir, compression, targets, maxRssBytes });
+  printSummary({ trees, v1Bytes, v2Bytes, v1Tool: manifest.v1Tool, passes: args.passes, throughput, fromFile, openssl, b3sum, overhead, dedup, elixir, compression, store, targets, maxRssBytes });
   const busiest = Math.max(busyAtStart ?? 0, busyAtEnd ?? 0);
   if (busiest > BUSY_WARNING_SHARE) {
     console.log(`\nNote: other work kept the CPUs up to ${(busiest * 100).toFixed(0)}% busy around this run; figures are likely low (rerun on a quiet machine).`);
@@ -309,6 +322,7 @@ interface Summary {
   dedup: readonly PresetDedup[];
   elixir: ElixirFigures | null;
   compression: CompressionFigures | null;
+  store: StoreFigures | null;
   targets: readonly { name: string; measured: number | null; unit: string; met: boolean | null }[];
   maxRssBytes: number;
 }
@@ -469,6 +483,8 @@ function printSummary(summary: Summary): void {
     console.log(renderTable(['what', 'MB/s', 'ratio', 'vs @mongodb-js'], [codecRow(perChunk.ours, perChunk.mongodb), codecRow(perChunk.mongodb, null)]));
     printCodecPeers(compression);
   }
+
+  if (summary.store !== null) console.log(renderStore(summary.store));
 
   console.log('\nTargets');
   for (const target of summary.targets) {

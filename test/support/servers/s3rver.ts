@@ -9,13 +9,23 @@
  * wrong secret is accepted. See s3rver-launcher.mjs for the S3 behaviours added to it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const LAUNCHER = join(dirname(fileURLToPath(import.meta.url)), 's3rver-launcher.mjs');
+/**
+ * The launcher sits beside this module in the source tree. The benchmark runs this module
+ * compiled into dist/test/support/servers/, where tsc copies no .mjs, so it is found back
+ * in the source tree from there.
+ */
+const LAUNCHER = ((): string => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const beside = join(here, 's3rver-launcher.mjs');
+  return existsSync(beside) ? beside : join(here, '..', '..', '..', '..', 'test', 'support', 'servers', 's3rver-launcher.mjs');
+})();
 
 export const S3RVER_ACCESS_KEY_ID = 'S3RVER';
 export const S3RVER_SECRET_ACCESS_KEY = 'S3RVER';
