@@ -5,46 +5,49 @@
  */
 import { ChunkerError } from './errors.js';
 import { UsageError } from './cli/args.js';
-import { CHUNK_USAGE, chunkCommand } from './cli/chunk-command.js';
-import { COMPRESSION_USAGE, compressCommand, decompressCommand, dictCommand } from './cli/compression-command.js';
-import { HASH_USAGE, hashCommand } from './cli/hash-command.js';
-import { NAR_USAGE, narCommand } from './cli/nar-command.js';
-import { STORE_USAGE, storeCommand } from './cli/store-command.js';
-import { SYNC_USAGE, syncCommand } from './cli/sync-command.js';
 
-const USAGE = `usage:
-${CHUNK_USAGE}
-${NAR_USAGE}
-${HASH_USAGE}
-${COMPRESSION_USAGE}
-${STORE_USAGE}
-${SYNC_USAGE}`;
+type Command = (argv: readonly string[]) => Promise<void>;
 
 /** Exit statuses: 1 for a failed operation, 2 for a malformed command line. */
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
-const COMMANDS: Record<string, (argv: readonly string[]) => Promise<void>> = {
-  chunk: chunkCommand,
-  nar: narCommand,
-  hash: hashCommand,
-  compress: compressCommand,
-  decompress: decompressCommand,
-  dict: dictCommand,
-  store: storeCommand,
-  sync: syncCommand,
+// Each command's module is loaded only when the command runs (or the usage is shown):
+// loading them all, with the native addon and every store's client library, cost every
+// command about 0.1 s before it could start.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  chunk: async () => (await import('./cli/chunk-command.js')).chunkCommand,
+  nar: async () => (await import('./cli/nar-command.js')).narCommand,
+  hash: async () => (await import('./cli/hash-command.js')).hashCommand,
+  compress: async () => (await import('./cli/compression-command.js')).compressCommand,
+  decompress: async () => (await import('./cli/compression-command.js')).decompressCommand,
+  dict: async () => (await import('./cli/compression-command.js')).dictCommand,
+  store: async () => (await import('./cli/store-command.js')).storeCommand,
+  sync: async () => (await import('./cli/sync-command.js')).syncCommand,
 };
+
+async function usage(): Promise<string> {
+  const texts = await Promise.all([
+    import('./cli/chunk-command.js').then((module) => module.CHUNK_USAGE),
+    import('./cli/nar-command.js').then((module) => module.NAR_USAGE),
+    import('./cli/hash-command.js').then((module) => module.HASH_USAGE),
+    import('./cli/compression-command.js').then((module) => module.COMPRESSION_USAGE),
+    import('./cli/store-command.js').then((module) => module.STORE_USAGE),
+    import('./cli/sync-command.js').then((module) => module.SYNC_USAGE),
+  ]);
+  return `usage:\n${texts.join('\n')}`;
+}
 
 async function main(argv: readonly string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    process.stderr.write(`${USAGE}\n`);
+    process.stderr.write(`${await usage()}\n`);
     if (name === undefined) process.exitCode = EXIT_USAGE;
     return;
   }
-  const command = COMMANDS[name];
-  if (command === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}\n${USAGE}`);
-  await command(rest);
+  const load = COMMANDS[name];
+  if (load === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}\n${await usage()}`);
+  await (await load())(rest);
 }
 
 // A closed stdout (e.g. `| head`) is the reader's choice, not an error worth a stack trace.
