@@ -3,7 +3,8 @@
  * the options or AWS_ENDPOINT_URL; see s3-config.ts). Objects are keys `prefix + name`.
  *
  * - put: one PutObject with Content-MD5 below the multipart threshold (the source is read
- *   whole first, so a failing source sends nothing); a parallel multipart upload at or
+ *   whole first, so a failing source sends nothing; sent without the SDK, see
+ *   s3-put-object.ts); a parallel multipart upload at or
  *   above it (s3-multipart.ts), aborted on any failure. S3 publishes an object whole at
  *   the end of either, so no rename is needed and readers never see a prefix.
  * - get: GetObject, with a Range header for ranges; whole objects are checked against
@@ -18,7 +19,6 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
-  PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Agent as HttpAgent } from 'node:http';
@@ -26,12 +26,12 @@ import { Agent as HttpsAgent } from 'node:https';
 import { invalidParameter } from '../errors.js';
 import { storeError, type ByteRange, type ObjectInfo, type ObjectSource, type OperationOptions, type StoreBackend, type StoreCapabilities } from './backend.js';
 import { checkListPrefix, checkObjectName } from './object-name.js';
-import { readWholeSource } from './object-source.js';
 import { resolveS3Settings, type S3Settings, type S3StoreOptions } from './s3-config.js';
 import { throwIfAborted } from './abort.js';
 import { translateS3Error } from './s3-errors.js';
 import { md5, objectETagMismatch } from './s3-integrity.js';
 import { uploadMultipart } from './s3-multipart.js';
+import { bucketAddress, putObject, type PutObjectConnection } from './s3-put-object.js';
 
 /** Operations worth running at once against one S3 endpoint (a scheduler hint). */
 export const S3_MAX_CONCURRENCY = 32;
@@ -73,6 +73,8 @@ export class S3Backend implements StoreBackend {
   private readonly client: S3Client;
   private readonly httpAgent: HttpAgent;
   private readonly httpsAgent: HttpsAgent;
+  /** Single-request puts bypass the SDK (s3-put-object.ts). */
+  private readonly putConnection: PutObjectConnection;
   private closed = false;
 
   constructor(
@@ -99,6 +101,15 @@ export class S3Backend implements StoreBackend {
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: { httpAgent: this.httpAgent, httpsAgent: this.httpsAgent, connectionTimeout: CONNECT_TIMEOUT_MS },
     });
+    const address = bucketAddress(settings);
+    this.putConnection = {
+      address,
+      region: settings.region,
+      // The SDK's provider: the same credential chain, memoized and refreshed by the SDK.
+      credentials: () => this.client.config.credentials(),
+      agent: address.protocol === 'http:' ? this.httpAgent : this.httpsAgent,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    };
   }
 
   async stat(name: string, options?: OperationOptions): Promise<ObjectInfo | null> {
@@ -166,16 +177,14 @@ export class S3Backend implements StoreBackend {
       await uploadMultipart({ client, bucket: settings.bucket, key, what, source, partBytes: settings.partBytes, partConcurrency: settings.partConcurrency, signal, discardObject });
       return;
     }
-    const bytes = await readWholeSource(source);
+    // The bytes are only sent, never kept: a view of the source's own array will do.
+    const bytes = source.size === 0 ? new Uint8Array(0) : await source.read(0, source.size);
     if (bytes.length !== source.size) throw storeError('store_error', `${what}: the source returned ${bytes.length} of ${source.size} bytes`);
     throwIfAborted(signal, what);
     const digest = md5(bytes);
     let response;
     try {
-      response = await this.client.send(
-        new PutObjectCommand({ Bucket: this.settings.bucket, Key: key, Body: bytes, ContentLength: bytes.length, ContentMD5: digest.toString('base64') }),
-        { abortSignal: signal },
-      );
+      response = await putObject(this.putConnection, key, bytes, digest, signal);
     } catch (error) {
       throw translateS3Error(error, what, signal);
     }
