@@ -37,7 +37,8 @@ export async function openFileSource(path: string): Promise<FileSource> {
       size,
       async read(offset, length) {
         checkRange(offset, length, size);
-        const buffer = new Uint8Array(length);
+        // Not zero-filled: every byte is read into it before it is returned, or it is dropped.
+        const buffer = Buffer.allocUnsafe(length);
         let filled = 0;
         while (filled < length) {
           const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled);
