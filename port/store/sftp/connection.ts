@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import ssh2, { type Client, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
 import type { ChunkerError } from '../../errors.js';
 import { storeError } from '../backend.js';
+import { connectBatchingSocket } from './batching-socket.js';
 import { SftpChannel } from './channel.js';
 import { translateSftpError } from './errors.js';
 import { checkHostKey, keyFingerprint, keyTypeOf, knownHostName, parseKnownHosts, preferredHostKeyAlgorithms } from './known-hosts.js';
@@ -110,6 +111,9 @@ export class SshConnection {
     if (settings.privateKey !== undefined) config.privateKey = settings.privateKey;
     if (settings.passphrase !== undefined) config.passphrase = settings.passphrase;
     if (settings.agent !== undefined) config.agent = settings.agent;
+    // ssh2 takes over a socket that is connecting: it waits for 'connect' and owns it from there.
+    const socket = connectBatchingSocket(settings.host, settings.port);
+    config.sock = socket;
     await new Promise<void>((resolve, reject) => {
       const onReady = () => {
         client.off('error', onError);
@@ -118,6 +122,7 @@ export class SshConnection {
       const onError = (error: Error) => {
         client.off('ready', onReady);
         client.destroy();
+        socket.destroy();
         reject(rejection() ?? translateSftpError(error, settings.location, `connect to ${settings.host}:${settings.port}`));
       };
       client.once('ready', onReady);
