@@ -9,6 +9,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { ChunkerError } from '../errors.js';
 import { checkObjectName } from '../store/object-name.js';
 import { openFileSource } from '../store/object-source.js';
+import { forEachConcurrently } from './pool.js';
 import type { UploadObject } from './upload.js';
 
 export interface DirectoryObjects {
@@ -23,11 +24,17 @@ export interface DirectoryWalkOptions {
   readonly exclude?: readonly string[];
 }
 
+/**
+ * Sizes looked up at once. One at a time, each lstat waits for a round trip to libuv's
+ * thread pool: about a tenth of a second per few thousand files before any upload starts.
+ */
+const STAT_CONCURRENCY = 32;
+
 /** Walks `root`; fails with `invalid_argument` for a path that is not a valid object name. */
 export async function listDirectoryObjects(root: string, options: DirectoryWalkOptions = {}): Promise<DirectoryObjects> {
   const base = resolve(root);
   const excluded = new Set((options.exclude ?? []).map((path) => resolve(path)));
-  const objects: UploadObject[] = [];
+  const files: { name: string; path: string }[] = [];
   const ignored: string[] = [];
   const walk = async (directory: string): Promise<void> => {
     for (const entry of await readdir(directory, { withFileTypes: true })) {
@@ -41,12 +48,16 @@ export async function listDirectoryObjects(root: string, options: DirectoryWalkO
         } catch (error) {
           throw new ChunkerError('invalid_argument', `${(error as Error).message}; rename the file or leave it out of the directory`);
         }
-        const { size } = await lstat(path);
-        objects.push({ name, size, source: () => openFileSource(path) });
+        files.push({ name, path });
       } else ignored.push(name);
     }
   };
   await walk(base);
+  const objects: UploadObject[] = new Array<UploadObject>(files.length);
+  await forEachConcurrently(files, STAT_CONCURRENCY, async ({ name, path }, index) => {
+    const { size } = await lstat(path);
+    objects[index] = { name, size, source: () => openFileSource(path) };
+  });
   objects.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { objects, ignored };
 }
