@@ -1,7 +1,8 @@
 /**
- * Ready-made `ObjectSource`s: bytes already in memory, and a file read on demand (so a
- * multi-gigabyte object is never held whole).
+ * Ready-made `ObjectSource`s: bytes already in memory, and a file — a small one read whole
+ * when opened, a larger one read on demand (so a multi-gigabyte object is never held whole).
  */
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { invalidParameter } from '../errors.js';
 import type { ObjectSource } from './backend.js';
@@ -28,8 +29,42 @@ export interface FileSource extends ObjectSource {
   close(): Promise<void>;
 }
 
-/** Opens `path` and snapshots its size; later growth of the file is not read. */
+/**
+ * Regular files up to this size are read whole, synchronously, when opened. Opening,
+ * stating, reading and closing asynchronously are four round trips through libuv's thread
+ * pool, which cost the event loop several times what reading a chunk from the page cache
+ * does: about 0.3 ms of the 1.5 ms of CPU an SFTP upload of one 64 KiB chunk took here.
+ * Blocking for one such read is short even from disk.
+ */
+export const READ_WHOLE_MAX_BYTES = 256 * 1024;
+
+function readWholeSync(fd: number, size: number, path: string): Buffer {
+  // Not zero-filled: every byte is read into it before it is returned, or it is dropped.
+  const buffer = Buffer.allocUnsafe(size);
+  let filled = 0;
+  while (filled < size) {
+    const read = readSync(fd, buffer, filled, size - filled, filled);
+    if (read === 0) throw invalidParameter(path, `a file of at least ${size} bytes (it shrank)`, filled);
+    filled += read;
+  }
+  return buffer;
+}
+
+/** Opens `path` and snapshots its size (and a small file's bytes); later growth of the file is not read. */
 export async function openFileSource(path: string): Promise<FileSource> {
+  // Only a regular file is opened synchronously: opening a FIFO would block until a writer came.
+  if (statSync(path).isFile()) {
+    const fd = openSync(path, 'r');
+    try {
+      const { size } = fstatSync(fd);
+      if (size <= READ_WHOLE_MAX_BYTES) {
+        const whole = bytesSource(readWholeSync(fd, size, path));
+        return { size, read: async (offset, length) => whole.read(offset, length), close: async () => {} };
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
   const handle: FileHandle = await open(path, 'r');
   try {
     const { size } = await handle.stat();
