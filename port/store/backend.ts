@@ -30,6 +30,12 @@ export interface StoreCapabilities {
   readonly atomicRename: boolean;
   /** Most operations worth running at once against this backend (a hint, ≥ 1). */
   readonly maxConcurrency: number;
+  /**
+   * Most bytes of its source one `put` holds in memory at once (read and not yet sent or
+   * acknowledged), whatever the object's size; absent when a put may hold a whole object.
+   * The transfer scheduler charges its memory budget no more than this per put.
+   */
+  readonly putBufferBytes?: number;
 }
 
 /** Size of a stored object. */

@@ -27,7 +27,7 @@ import { ChunkerError, invalidParameter } from '../errors.js';
 import { storeError, type ByteRange, type ObjectInfo, type ObjectSource, type OperationOptions, type StoreBackend, type StoreCapabilities } from './backend.js';
 import { statusError } from './http-errors.js';
 import { LISTING_REQUIREMENT, parseDirectoryIndex, walkDirectoryIndexes, type IndexEntry } from './http-listing.js';
-import { HttpClient, contentLength, type HttpExchange, type HttpMethod, type HttpReply } from './http-request.js';
+import { HttpClient, PUT_PIECE_BYTES, contentLength, type HttpExchange, type HttpMethod, type HttpReply } from './http-request.js';
 import { checkListPrefix, checkObjectName } from './object-name.js';
 
 /** Connections (and so operations) at once to one server, unless the options say otherwise. */
@@ -79,7 +79,8 @@ export class HttpBackend implements StoreBackend {
     if (!Number.isSafeInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > MAX_HTTP_MAX_CONCURRENCY) {
       throw invalidParameter('http.maxConcurrency', `an integer from 1 to ${MAX_HTTP_MAX_CONCURRENCY}`, options.maxConcurrency);
     }
-    this.capabilities = { ranges: true, multipart: false, atomicRename: false, maxConcurrency };
+    // The piece being sent and the next one, read ahead (http-request.ts).
+    this.capabilities = { ranges: true, multipart: false, atomicRename: false, maxConcurrency, putBufferBytes: 2 * PUT_PIECE_BYTES };
     this.basePath = url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`;
     this.origin = url.origin;
     const authorization =

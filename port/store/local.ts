@@ -160,7 +160,8 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number)
 }
 
 export class LocalBackend implements StoreBackend {
-  readonly capabilities: StoreCapabilities = { ranges: true, multipart: false, atomicRename: true, maxConcurrency: LOCAL_MAX_CONCURRENCY };
+  // The piece being written and the next one, read ahead (writeSource).
+  readonly capabilities: StoreCapabilities = { ranges: true, multipart: false, atomicRename: true, maxConcurrency: LOCAL_MAX_CONCURRENCY, putBufferBytes: 2 * LOCAL_PIECE_BYTES };
   readonly location: string;
   private closed = false;
   /** Directory creations in flight, so concurrent puts into a new directory share one mkdir and its fsyncs. */

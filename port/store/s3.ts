@@ -68,7 +68,7 @@ function httpStatusOf(error: unknown): number | undefined {
 }
 
 export class S3Backend implements StoreBackend {
-  readonly capabilities: StoreCapabilities = { ranges: true, multipart: true, atomicRename: false, maxConcurrency: S3_MAX_CONCURRENCY };
+  readonly capabilities: StoreCapabilities;
   readonly location: string;
   private readonly client: S3Client;
   private readonly httpAgent: HttpAgent;
@@ -82,6 +82,10 @@ export class S3Backend implements StoreBackend {
     private readonly settings: S3Settings,
   ) {
     this.location = url.href;
+    // A single put holds its object (below the threshold), a multipart one its parts in flight
+    // (exact up to 10,000 parts of partBytes; parts grow beyond that, see partBytesFor).
+    const putBufferBytes = Math.max(settings.multipartThresholdBytes, settings.partBytes * settings.partConcurrency);
+    this.capabilities = { ranges: true, multipart: true, atomicRename: false, maxConcurrency: S3_MAX_CONCURRENCY, putBufferBytes };
     // Keep-alive: a store is many small requests, and a new connection per chunk would
     // cost a round trip (and a TLS handshake) each.
     const agentOptions = { keepAlive: true, maxSockets: settings.maxSockets, timeout: IDLE_SOCKET_TIMEOUT_MS };

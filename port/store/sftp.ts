@@ -38,7 +38,7 @@ import { abortError, unlessAborted } from './abort.js';
 import { checkListPrefix, checkObjectName, TEMP_NAME_PREFIX } from './object-name.js';
 import { isDirectory, isRegularFile, type SftpChannel } from './sftp/channel.js';
 import type { ConnectSettings } from './sftp/connection.js';
-import { readOpenFile, writeAndClose, writeStripedAndClose } from './sftp/pipeline.js';
+import { MAX_PUT_IN_FLIGHT_BYTES, readOpenFile, writeAndClose, writeStripedAndClose } from './sftp/pipeline.js';
 import { SftpPool } from './sftp/pool.js';
 
 /** Options of `sftp://` stores (the `sftp` section of StoreOpenOptions). */
@@ -152,7 +152,7 @@ export class SftpBackend implements StoreBackend {
     private readonly fsync: boolean,
   ) {
     // multipart: a large put is written in parallel stripes (see writeStripedAndClose).
-    this.capabilities = { ranges: true, multipart: true, atomicRename: true, maxConcurrency: pool.maxChannels };
+    this.capabilities = { ranges: true, multipart: true, atomicRename: true, maxConcurrency: pool.maxChannels, putBufferBytes: MAX_PUT_IN_FLIGHT_BYTES };
   }
 
   async stat(name: string, options?: OperationOptions): Promise<ObjectInfo | null> {

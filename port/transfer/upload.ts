@@ -7,9 +7,11 @@
  *    existence checks: stats, or one listing for large sets — see existence.ts). Those
  *    are skipped. With `checkExisting: false` (rclone's --no-check-dest) only the names
  *    of an earlier run's journal are checked, everything else is sent.
- * 2. **Upload** the rest in the given order. Each object first takes its size from the
- *    memory budget (a FIFO byte semaphore; an object larger than the whole budget waits
- *    until it can go alone), then its source is opened, then `put` waits for a slot of
+ * 2. **Upload** the rest in the given order. Each object first takes from the memory
+ *    budget (a FIFO byte semaphore) what its put can hold at once: its size, or the
+ *    store's `capabilities.putBufferBytes` when that is less (a put that streams its
+ *    source); a charge larger than the whole budget waits until it can go alone. Then
+ *    its source is opened, then `put` waits for a slot of
  *    the concurrency limit. Up to PIPELINED_OBJECTS_PER_SLOT objects per slot are opened
  *    ahead, so small objects are pipelined: the next is ready the moment a slot frees.
  *    Once its put resolves, the object is appended to the resume journal.
@@ -178,6 +180,7 @@ export async function uploadObjects(store: StoreBackend, objects: readonly Uploa
   const transfers = checkPositiveInteger('transfers', options.transfers, DEFAULT_TRANSFERS);
   const checkers = checkPositiveInteger('checkers', options.checkers, DEFAULT_CHECKERS);
   const budget = new WeightedSemaphore(checkPositiveInteger('memoryBudgetBytes', options.memoryBudgetBytes, DEFAULT_MEMORY_BUDGET_BYTES));
+  const putBufferBytes = store.capabilities.putBufferBytes ?? Number.POSITIVE_INFINITY;
   const limit = options.limit ?? new AdaptiveLimit({ min: transfers, max: transfers, initial: transfers, clock });
   const target = options.limit === undefined ? withConcurrencyLimit(store, limit) : store;
   const bytesTotal = objects.reduce((sum, object) => sum + object.size, 0);
@@ -270,7 +273,7 @@ export async function uploadObjects(store: StoreBackend, objects: readonly Uploa
       let charge: number;
       try {
         await slots.acquire(1, signal);
-        charge = await budget.acquire(object.size, signal).catch((error: unknown) => {
+        charge = await budget.acquire(Math.min(object.size, putBufferBytes), signal).catch((error: unknown) => {
           slots.release(1);
           throw error;
         });

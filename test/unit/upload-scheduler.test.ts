@@ -136,6 +136,18 @@ describe('uploadObjects', () => {
     await expectStored(store, objects);
   });
 
+  it("charges a streaming store's puts their buffer, not their size, so large objects share the budget", async () => {
+    const store = new FlakyStore();
+    const putBufferBytes = 20_000;
+    const streaming = Object.assign(Object.create(store) as FlakyStore, { capabilities: { ...store.capabilities, putBufferBytes } });
+    const budget = 100_000;
+    const objects = makeObjects(12, () => 300_000);
+    await uploadObjects(streaming, objects, { transfers: 16, memoryBudgetBytes: budget });
+    // Five buffers fit the budget at once; charged their size, each would have gone alone.
+    expect(streaming.maxConcurrentPuts).toBe(budget / putBufferBytes);
+    await expectStored(store, objects);
+  });
+
   it('never runs more puts than the adaptive limit allows, and reports the limit', async () => {
     const store = new FlakyStore();
     const limit = new AdaptiveLimit({ min: 1, max: 6, initial: 2 });
