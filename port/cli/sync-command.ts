@@ -1,4 +1,5 @@
 /** `chunker sync SRC_DIR URL`: upload a directory of objects, like `rclone copy`. */
+import { setMaxListeners } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -8,7 +9,7 @@ import { openStore } from '../store/open-store.js';
 import { parseBandwidth, UNLIMITED_BANDWIDTH } from '../store/wrappers/bandwidth.js';
 import { DEFAULT_CHECKERS } from '../transfer/existence.js';
 import { listDirectoryObjects } from '../transfer/directory-objects.js';
-import { DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_TRANSFERS, UploadError, uploadObjects, type UploadSummary } from '../transfer/upload.js';
+import { DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_TRANSFERS, PIPELINED_OBJECTS_PER_SLOT, UploadError, uploadObjects, type UploadSummary } from '../transfer/upload.js';
 import { composeUploadStore } from '../transfer/upload-store.js';
 import { parseArgs, parseByteSize, parseDuration, parseInteger, UsageError } from './args.js';
 import { writeOut } from './output.js';
@@ -24,13 +25,17 @@ export const SYNC_USAGE = `chunker sync SRC_DIR URL [--transfers N] [--checkers 
   --transfers N      most uploads at once (default ${DEFAULT_TRANSFERS}); fewer while the store shows errors or slows down
   --checkers N       existence checks at once (default ${DEFAULT_CHECKERS})
   --bwlimit RATE     upload and download bytes/s: 512K, 10M, 1.5G (binary; bare number = KiB/s) or off (default)
-  --max-memory SIZE  bytes of objects in flight (default ${DEFAULT_MEMORY_BUDGET_BYTES / 1024 / 1024}M); a larger object goes alone
+  --max-memory SIZE  object bytes held in memory at once (default ${DEFAULT_MEMORY_BUDGET_BYTES / 1024 / 1024}M); puts that stream
+                     hold a few MiB each, whatever the object's size
   --progress         show progress on stderr: one line redrawn on a terminal, else a line every --stats
   --stats DURATION   time between progress lines when stderr is not a terminal (default 5s; 0 = none)
   --state-dir DIR    where the resume journal lives (default $XDG_STATE_HOME/chunker/sync,
                      else ~/.local/state/chunker/sync)
   --no-check-dest    skip the existence check: resume from the journal, send everything else
   --dry-run          print the names that would be uploaded (stdout), send nothing`;
+
+/** Abort listeners one object's operation adds to the sync's signal at most (queue, deadline, backend). */
+const LISTENERS_PER_OBJECT = 4;
 
 /** Progress lines on a non-terminal stderr come this often by default (rclone prints every minute). */
 export const DEFAULT_STATS_INTERVAL_MS = 5000;
@@ -161,6 +166,9 @@ export async function syncCommand(argv: readonly string[]): Promise<void> {
   const backend = await openStore(url);
   // Ctrl-C stops cleanly: uploads in flight are abandoned, the journal is kept.
   const controller = new AbortController();
+  // Each object in flight or opened ahead listens to it in a few layers (queue, deadline,
+  // backend), well past Node's leak-warning threshold of 10 listeners per signal.
+  setMaxListeners(LISTENERS_PER_OBJECT * (settings.transfers * (1 + PIPELINED_OBJECTS_PER_SLOT) + settings.checkers), controller.signal);
   const interrupt = (): void => controller.abort(new ChunkerError('aborted', 'interrupted; run the same command again to resume'));
   process.once('SIGINT', interrupt);
   try {
