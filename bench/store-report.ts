@@ -64,7 +64,7 @@ export function renderStore(figures: StoreFigures): string {
       run.subset ? `${run.set} (first ${run.objects})` : run.set,
       run.tool,
       failed === null ? seconds(run.seconds) : 'FAILED',
-      failed === null ? run.objectsPerSecond.toFixed(0) : 'n/a',
+      failed === null ? run.objectsPerSecond.toFixed(run.objectsPerSecond < 10 ? 2 : 0) : 'n/a',
       formatRate(run.megabytesPerSecond),
       run.maxRssBytes === null ? 'n/a' : formatBytes(run.maxRssBytes),
       comparison === undefined ? '' : Number.isFinite(comparison.ratio) ? `${comparison.ratio.toFixed(2)}×` : 'n/a',
