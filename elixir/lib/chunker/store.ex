@@ -158,7 +158,8 @@ defmodule Chunker.Store do
     * `:progress_ms` - shortest time between progress reports (default 500);
     * `:transfers` - most uploads at once (default 8);
     * `:bwlimit` - bytes per second, or a string like `"10M"` (binary units);
-    * `:max_memory` - bytes of objects in flight (default 128 MiB);
+    * `:max_memory` - bytes of objects held in memory at once (default 128 MiB; a put
+      that streams holds a few MiB whatever the object's size);
     * `:state_dir` - keep a resume journal there, so a run killed part way and started
       again trusts what it recorded once the store confirms it.
 
