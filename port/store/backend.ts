@@ -14,7 +14,16 @@
  * object, bad credentials, no permission, no space); the retry wrapper retries only
  * errors with `permanent: false` (connection refused or reset, timeouts, 5xx, throttling).
  */
-import { ChunkerError } from '../errors.js';
+import { ChunkerError, invalidParameter } from '../errors.js';
+
+/** Throws `invalid_argument` unless `range` (if given) is a non-negative, safe-integer range. */
+export function checkByteRange(range: ByteRange | undefined): void {
+  if (range === undefined) return;
+  const { offset, length } = range;
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || !Number.isSafeInteger(offset + length)) {
+    throw invalidParameter('range', 'a non-negative integer offset and length', range);
+  }
+}
 
 /** What a backend can do; the transfer scheduler plans around it. */
 export interface StoreCapabilities {

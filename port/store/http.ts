@@ -24,7 +24,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ChunkerError, invalidParameter } from '../errors.js';
-import { storeError, type ByteRange, type ObjectInfo, type ObjectSource, type OperationOptions, type StoreBackend, type StoreCapabilities } from './backend.js';
+import { checkByteRange, storeError, type ByteRange, type ObjectInfo, type ObjectSource, type OperationOptions, type StoreBackend, type StoreCapabilities } from './backend.js';
 import { statusError } from './http-errors.js';
 import { LISTING_REQUIREMENT, parseDirectoryIndex, walkDirectoryIndexes, type IndexEntry } from './http-listing.js';
 import { HttpClient, PUT_PIECE_BYTES, contentLength, type HttpExchange, type HttpMethod, type HttpReply } from './http-request.js';
@@ -46,13 +46,6 @@ export interface HttpStoreOptions {
 /** `bytes=a-b` for a range of at least one byte. */
 function rangeHeader(range: ByteRange): string {
   return `bytes=${range.offset}-${range.offset + range.length - 1}`;
-}
-
-function checkRange(range: ByteRange): void {
-  const { offset, length } = range;
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
-    throw invalidParameter('range', 'non-negative integer offset and length', range);
-  }
 }
 
 /** The first byte offset of a `Content-Range: bytes a-b/n` header, if there is one. */
@@ -110,7 +103,7 @@ export class HttpBackend implements StoreBackend {
   async get(name: string, range?: ByteRange, options?: OperationOptions): Promise<Uint8Array> {
     checkObjectName(name);
     if (range === undefined) return this.getWhole(name, options);
-    checkRange(range);
+    checkByteRange(range);
     if (range.length === 0) {
       // No request can ask for zero bytes; still, a missing object must fail.
       if ((await this.stat(name, options)) === null) throw this.notFound(name);

@@ -24,8 +24,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ChunkerError, invalidParameter } from '../errors.js';
 import { abortError, throwIfAborted, unlessAborted } from './abort.js';
-import { checkListPrefix, checkObjectName, TEMP_NAME_PREFIX } from './object-name.js';
+import { checkListPrefix, checkObjectName, isObjectName, TEMP_NAME_PREFIX } from './object-name.js';
 import {
+  checkByteRange,
   storeError,
   type ByteRange,
   type ObjectInfo,
@@ -93,24 +94,6 @@ const isMissing = (error: unknown): boolean => {
   const errno = errnoOf(error);
   return errno === 'ENOENT' || errno === 'ENOTDIR';
 };
-
-/** Whether `name` is a valid object name (names on disk that are not are never listed). */
-function isObjectName(name: string): boolean {
-  try {
-    checkObjectName(name);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function checkByteRange(range: ByteRange | undefined): void {
-  if (range === undefined) return;
-  const { offset, length } = range;
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
-    throw invalidParameter('range', 'non-negative integer offset and length', range);
-  }
-}
 
 async function syncDirectory(path: string): Promise<void> {
   const handle = await open(path, 'r');

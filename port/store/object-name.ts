@@ -31,6 +31,16 @@ export function checkObjectName(name: unknown, argument = 'object name'): string
   return name;
 }
 
+/** Whether `name` is a valid object name (backends skip names on the server that are not). */
+export function isObjectName(name: string): boolean {
+  try {
+    checkObjectName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Throws unless `prefix` could start a valid name ('' lists everything). */
 export function checkListPrefix(prefix: unknown): string {
   if (typeof prefix !== 'string') throw invalidParameter('prefix', 'a string', prefix);

@@ -24,8 +24,8 @@ import {
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { invalidParameter } from '../errors.js';
-import { storeError, type ByteRange, type ObjectInfo, type ObjectSource, type OperationOptions, type StoreBackend, type StoreCapabilities } from './backend.js';
-import { checkListPrefix, checkObjectName } from './object-name.js';
+import { checkByteRange, storeError, type ByteRange, type ObjectInfo, type ObjectSource, type OperationOptions, type StoreBackend, type StoreCapabilities } from './backend.js';
+import { checkListPrefix, checkObjectName, isObjectName } from './object-name.js';
 import { resolveS3Settings, type S3Settings, type S3StoreOptions } from './s3-config.js';
 import { throwIfAborted } from './abort.js';
 import { translateS3Error } from './s3-errors.js';
@@ -44,23 +44,6 @@ export const CONNECT_TIMEOUT_MS = 10_000;
  * (seen against s3rver, whose idle timeout is 5 s). A request in progress is not affected.
  */
 export const IDLE_SOCKET_TIMEOUT_MS = 15_000;
-
-function isObjectName(name: string): boolean {
-  try {
-    checkObjectName(name);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function checkRange(range: ByteRange | undefined): void {
-  if (range === undefined) return;
-  const { offset, length } = range;
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || !Number.isSafeInteger(offset + length)) {
-    throw invalidParameter('range', 'a non-negative integer offset and length', range);
-  }
-}
 
 function httpStatusOf(error: unknown): number | undefined {
   const status = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode;
@@ -134,7 +117,7 @@ export class S3Backend implements StoreBackend {
   async get(name: string, range?: ByteRange, options?: OperationOptions): Promise<Uint8Array> {
     this.checkOpen();
     const key = this.key(name);
-    checkRange(range);
+    checkByteRange(range);
     const signal = options?.signal;
     const what = this.what('get', name);
     throwIfAborted(signal, what);

@@ -26,6 +26,7 @@ import { posix } from 'node:path';
 import ssh2 from 'ssh2';
 import { ChunkerError, invalidParameter } from '../errors.js';
 import {
+  checkByteRange,
   storeError,
   type ByteRange,
   type ObjectInfo,
@@ -175,9 +176,7 @@ export class SftpBackend implements StoreBackend {
   async get(name: string, range?: ByteRange, options?: OperationOptions): Promise<Uint8Array> {
     this.checkOpen();
     checkObjectName(name);
-    if (range !== undefined && (!Number.isSafeInteger(range.offset) || !Number.isSafeInteger(range.length) || range.offset < 0 || range.length < 0)) {
-      throw invalidParameter('range', 'a non-negative integer offset and length', range);
-    }
+    checkByteRange(range);
     const what = `get ${name}`;
     return abortable(options?.signal, what, () =>
       this.pool.run(async (channel) => {
