@@ -295,7 +295,8 @@ defmodule Chunker.Store do
   defp call(op, url, args, opts, listener) when is_binary(url) do
     with {:ok, {common, rest}} <- split(opts, @common_keys),
          :ok <- no_other_options(rest),
-         :ok <- Options.check_each(common, &check_common/2),
+         :ok <- check_store_options(Keyword.fetch(common, :store_options)),
+         {:ok, _} <- Options.validate(Keyword.delete(common, :store_options), [:timeout, :pool]),
          :ok <- check_name(args),
          {:ok, port} <- PortPool.pick(Keyword.get(common, :pool, PortPool)) do
       args =
@@ -340,19 +341,11 @@ defmodule Chunker.Store do
   defp check_name(%{"prefix" => prefix}), do: Options.invalid("prefix", "a string", prefix)
   defp check_name(_args), do: :ok
 
-  defp check_common(:store_options, value) when is_map(value), do: :ok
+  defp check_store_options(:error), do: :ok
+  defp check_store_options({:ok, value}) when is_map(value), do: :ok
 
-  defp check_common(:store_options, value),
+  defp check_store_options({:ok, value}),
     do: Options.invalid("store_options", "a map of maps, one per backend", value)
-
-  defp check_common(:timeout, :infinity), do: :ok
-  defp check_common(:timeout, value) when is_integer(value) and value > 0, do: :ok
-
-  defp check_common(:timeout, value),
-    do: Options.invalid("timeout", "a positive integer or :infinity", value)
-
-  defp check_common(:pool, value) when is_atom(value), do: :ok
-  defp check_common(:pool, value), do: Options.invalid("pool", "an atom", value)
 
   defp check_range(_key, value) when is_integer(value) and value >= 0, do: :ok
 
