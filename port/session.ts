@@ -2,9 +2,10 @@
  * The sessions of one port process: open/feed/continue/finish/close (spec §4, §6) over the
  * engine's value-style sessions (engine/chunk-session.ts).
  *
- * Every request does a bounded amount of work: the engine is driven in slices of at most
- * SLICE_BYTES, and between slices the request stops once its budget's bytes are scanned or
- * its milliseconds have passed, replying `more: true`; `continue` resumes. A session's
+ * Every request does a bounded amount of work: the engine is driven in slices that the
+ * registry's SlicePacer sizes from the measured scan rate, and between slices the request
+ * stops once its budget's bytes are scanned or its milliseconds have passed, replying
+ * `more: true`; `continue` resumes. A session's
  * state is only replaced when an engine call returns, so a failing call leaves it intact.
  *
  * Two options change what a session does with its stream (spec §4 `open`):
@@ -38,6 +39,7 @@ import {
   type StoredChunk,
 } from './engine/compression.js';
 import { InputDecoder } from './engine/input-decoder.js';
+import { FIRST_SLICE_BYTES, SlicePacer } from './slice-pacer.js';
 import { ChunkerError, invalidParameter } from './errors.js';
 import type { Budget } from './protocol.js';
 
@@ -45,7 +47,7 @@ import type { Budget } from './protocol.js';
 export const DEFAULT_BUDGET_BYTES = 16 * 1024 * 1024;
 /** Default `budget.ms` (spec §4). */
 export const DEFAULT_BUDGET_MS = 10;
-/** Largest engine call between two budget checks, so the ms budget is checked often. */
+/** Largest engine call between two budget checks in a session with compressed input. */
 export const SLICE_BYTES = 1024 * 1024;
 /**
  * Engine calls of a compressing session: about one chunk of the default preset, so the ms
@@ -75,8 +77,10 @@ export function newCounters(): PortCounters {
 }
 
 export interface RunOptions {
-  /** Largest engine call between two budget checks; default SLICE_BYTES. */
+  /** Largest engine call between two budget checks; when absent, `pacer` sizes them. */
   sliceBytes?: number;
+  /** Sizes the slices from the measured scan rate (slice-pacer.ts) and learns from them. */
+  pacer?: SlicePacer;
   /** Runs on each engine call's chunks before the budget is checked (so its time counts). */
   process?: (chunks: Chunk[]) => void;
 }
@@ -84,26 +88,39 @@ export interface RunOptions {
 /**
  * Calls `first` with a slice-sized byte budget, then resumes slice by slice while the
  * engine has more to do and the request's budget lasts. `startOffset` is the stream offset
- * before `first`, so the bytes scanned are the offset's advance.
+ * before `first`, so the bytes scanned are the offset's advance. Slices are `sliceBytes`,
+ * else sized by `pacer`, else FIRST_SLICE_BYTES.
  */
 export function runWithinBudget(
   startOffset: number,
   first: (sliceBytes: number) => StepResult,
   budget: Budget,
   now: Clock,
-  { sliceBytes = SLICE_BYTES, process }: RunOptions = {},
+  { sliceBytes, pacer, process }: RunOptions = {},
 ): StepResult {
   const startedMs = now();
-  let result = first(Math.min(sliceBytes, budget.bytes));
+  const nextSlice = (scannedBytes: number, elapsedMs: number): number => {
+    const wanted = sliceBytes ?? pacer?.sliceBytes(budget.ms, budget.ms - elapsedMs) ?? FIRST_SLICE_BYTES;
+    return Math.min(wanted, budget.bytes - scannedBytes);
+  };
+  let sliceStartedMs = startedMs;
+  let sliceStartOffset = startOffset;
+  let result = first(nextSlice(0, 0));
   process?.(result.chunks);
   const chunks = result.chunks;
   while (result.more) {
+    const nowMs = now();
+    pacer?.record(result.state.offset - sliceStartOffset, nowMs - sliceStartedMs);
     const scannedBytes = result.state.offset - startOffset;
-    if (scannedBytes >= budget.bytes || now() - startedMs >= budget.ms) break;
-    result = resume(result.state, Math.min(sliceBytes, budget.bytes - scannedBytes));
+    if (scannedBytes >= budget.bytes || nowMs - startedMs >= budget.ms) break;
+    sliceStartedMs = nowMs;
+    sliceStartOffset = result.state.offset;
+    result = resume(result.state, nextSlice(scannedBytes, nowMs - startedMs));
     process?.(result.chunks);
     for (const chunk of result.chunks) chunks.push(chunk);
   }
+  // The last slice is timed too, so feeds that fit one slice keep the rate current.
+  if (!result.more && pacer !== undefined) pacer.record(result.state.offset - sliceStartOffset, now() - sliceStartedMs);
   return { state: result.state, chunks, more: result.more };
 }
 
@@ -212,6 +229,8 @@ export class SessionRegistry {
   readonly defaultBudget: Budget;
   readonly compressingBudgetBytes: number;
   readonly counters: PortCounters;
+  /** Sizes the slices of every plain request (also chunk_file's, which shares it). */
+  readonly pacer = new SlicePacer();
   readonly #now: Clock;
   readonly #sessions = new Map<number, SessionEntry>();
   #nextId = 1;
@@ -350,7 +369,7 @@ export class SessionRegistry {
   /** How the engine is driven for this session, and where a compressing session's payloads go. */
   #runOptions(entry: SessionEntry): { run: RunOptions; stored: StoredChunk[] | null } {
     const options = entry.compress;
-    if (options === null) return { run: {}, stored: null };
+    if (options === null) return { run: { pacer: this.pacer }, stored: null };
     const stored: StoredChunk[] = [];
     const process = (chunks: Chunk[]): void => {
       for (const chunk of chunks) {

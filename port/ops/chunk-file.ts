@@ -29,6 +29,7 @@ import {
   type Request,
 } from '../protocol.js';
 import { runWithinBudget, type Clock } from '../session.js';
+import type { SlicePacer } from '../slice-pacer.js';
 import type { PortContext } from './context.js';
 
 /** Bytes per file read: large enough to amortise a read, small enough to stay responsive. */
@@ -41,21 +42,27 @@ function fileError(error: unknown, path: string): ChunkerError {
   return new ChunkerError('io_error', `Reading ${path} failed: ${message}`, false);
 }
 
+/** The clock the budget is checked against and the pacer that sizes the slices between checks. */
+interface Pacing {
+  now: Clock;
+  pacer: SlicePacer;
+}
+
 /** Runs one engine step to completion, yielding to the event loop whenever the budget is spent. */
 async function scanYielding(
   state: SessionState,
   start: (state: SessionState, sliceBytes: number) => StepResult,
   budget: Budget,
-  now: Clock,
+  { now, pacer }: Pacing,
   into: Chunk[],
 ): Promise<SessionState> {
-  let result = runWithinBudget(state.offset, (slice) => start(state, slice), budget, now);
+  let result = runWithinBudget(state.offset, (slice) => start(state, slice), budget, now, { pacer });
   for (;;) {
     for (const chunk of result.chunks) into.push(chunk);
     if (!result.more) return result.state;
     await yieldToEventLoop();
     const current = result.state;
-    result = runWithinBudget(current.offset, (slice) => resume(current, slice), budget, now);
+    result = runWithinBudget(current.offset, (slice) => resume(current, slice), budget, now, { pacer });
   }
 }
 
@@ -64,7 +71,7 @@ async function chunkOpenFile(
   path: string,
   state: SessionState,
   budget: Budget,
-  now: Clock,
+  pacing: Pacing,
 ): Promise<{ chunks: Chunk[]; size: number }> {
   const chunks: Chunk[] = [];
   let current = Buffer.allocUnsafeSlow(FILE_READ_BYTES);
@@ -80,9 +87,9 @@ async function chunkOpenFile(
       // The spare buffer is free: the engine copies what it keeps once a feed completes.
       [current, spare] = [spare, current];
       reading = handle.read(current, 0, FILE_READ_BYTES, null);
-      state = await scanYielding(state, (s, slice) => feed(s, bytes, slice), budget, now, chunks);
+      state = await scanYielding(state, (s, slice) => feed(s, bytes, slice), budget, pacing, chunks);
     }
-    await scanYielding(state, finish, budget, now, chunks);
+    await scanYielding(state, finish, budget, pacing, chunks);
     return { chunks, size };
   } catch (error) {
     // Never leave a read in flight on a handle that is about to close.
@@ -114,7 +121,7 @@ async function chunkCompressedFile(
   path: string,
   state: SessionState,
   budget: Budget,
-  now: Clock,
+  pacing: Pacing,
   codec: DecompressionCodec,
   maxOutputBytes: number,
 ): Promise<{ chunks: Chunk[]; size: number; compressedSize: number; codec: string }> {
@@ -124,9 +131,9 @@ async function chunkCompressedFile(
   let size = 0;
   for await (const piece of stream) {
     size += piece.length;
-    state = await scanYielding(state, (s, slice) => feed(s, piece, slice), budget, now, chunks);
+    state = await scanYielding(state, (s, slice) => feed(s, piece, slice), budget, pacing, chunks);
   }
-  await scanYielding(state, finish, budget, now, chunks);
+  await scanYielding(state, finish, budget, pacing, chunks);
   return { chunks, size, compressedSize: read.bytes, codec: stream.codec ?? 'none' };
 }
 
@@ -141,6 +148,7 @@ export async function chunkFileOp(request: Request, context: PortContext): Promi
   const maxOutputBytes = readOptionalUint(request.args, 'max_output') ?? DEFAULT_STREAM_MAX_OUTPUT_BYTES;
   // Opening the session validates the options before the file is touched.
   const state = openSession(readChunkingOptions(request.args));
+  const pacing: Pacing = { now: context.now, pacer: context.registry.pacer };
   let handle: FileHandle;
   try {
     handle = await open(path, 'r');
@@ -149,7 +157,7 @@ export async function chunkFileOp(request: Request, context: PortContext): Promi
   }
   try {
     if (compression !== 'none') {
-      const result = await chunkCompressedFile(handle, path, state, budget, context.now, compression as DecompressionCodec, maxOutputBytes);
+      const result = await chunkCompressedFile(handle, path, state, budget, pacing, compression as DecompressionCodec, maxOutputBytes);
       context.counters.bytesIn += result.size;
       context.counters.chunksOut += result.chunks.length;
       return {
@@ -159,7 +167,7 @@ export async function chunkFileOp(request: Request, context: PortContext): Promi
         codec: result.codec,
       };
     }
-    const { chunks, size } = await chunkOpenFile(handle, path, state, budget, context.now);
+    const { chunks, size } = await chunkOpenFile(handle, path, state, budget, pacing);
     context.counters.bytesIn += size;
     context.counters.chunksOut += chunks.length;
     return { chunks: encodeChunkList(chunks, 0, state.options.hash !== 'none'), size };

@@ -12,7 +12,8 @@ import { ChunkerError } from '../../port/errors.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../port/frame.js';
 import { createPortContext, type OpHandler } from '../../port/ops/context.js';
 import type { Message } from '../../port/protocol.js';
-import { DEFAULT_BUDGET, SLICE_BYTES, SessionRegistry, type Clock, type SessionStep } from '../../port/session.js';
+import { FIRST_SLICE_BYTES } from '../../port/slice-pacer.js';
+import { DEFAULT_BUDGET, SessionRegistry, type Clock, type SessionStep } from '../../port/session.js';
 import { chunkerErrorOf } from '../support/chunker-error.js';
 import { callDispatcher, wireErrorOf } from '../support/dispatch-call.js';
 import { seededBytes, structuredBytes } from '../support/random-bytes.js';
@@ -155,8 +156,8 @@ describe('session budgets', () => {
     const first = registry.feed(id, data);
     expect(first.more).toBe(true);
     const scanned = first.chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-    expect(scanned).toBeGreaterThanOrEqual(SLICE_BYTES);
-    expect(scanned).toBeLessThan(SLICE_BYTES + 300_000);
+    expect(scanned).toBeGreaterThanOrEqual(FIRST_SLICE_BYTES);
+    expect(scanned).toBeLessThan(FIRST_SLICE_BYTES + 300_000);
   });
 
   it('keeps no view of fed bytes once a feed completes, even when they came in a Buffer', () => {
