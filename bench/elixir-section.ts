@@ -10,10 +10,13 @@
  *   the file itself ("chunk+sha256 from file", bench/from-file.ts).
  * - scheduler latency: the probe's p50/p99/max lateness idle, during full-speed ingestion
  *   through the pool, and while the BEAM hashes the same bytes with :crypto.hash/2.
+ * - the same probe once more with a pool that leaves a core to the BEAM (README, "Keeping
+ *   the BEAM responsive"): one port fewer than the cores, no hashing helper threads, and
+ *   the BEAM's schedulers not busy-waiting (HEADROOM_ERL_FLAGS).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { feed, finish, openSession, resume } from '../port/engine/chunk-session.js';
 import { runToCompletion } from './session-steps.js';
@@ -25,6 +28,16 @@ import { MIB } from './units.js';
 
 /** Piece size handed to Chunker.feed/2: a typical upload buffer, well under one request's slice. */
 export const FEED_PIECE_BYTES = 4 * MIB;
+
+/**
+ * VM flags and application settings of the headroom run: ports on all cores but one, each
+ * program scanning and hashing on its one thread, and schedulers that sleep at once when
+ * out of work instead of spinning on a core the ports need.
+ */
+export function headroomErlFlags(cores: number): string {
+  const ports = Math.max(1, cores - 1);
+  return `-chunker pool_size ${ports} -chunker hash_threads 0 +sbwt none +sbwtdcpu none +sbwtdio none`;
+}
 
 export interface LatencyFigure {
   samples: number;
@@ -44,6 +57,14 @@ export interface ElixirFigures {
   feed: { elixirMBps: number; typescriptMBps: number; ratio: number } | null;
   chunkFile: { elixirMBps: number; typescriptMBps: number; ratio: number } | null;
   latency: { idle: LatencyFigure; ingest: LatencyFigure; crypto: LatencyFigure } | null;
+  /** The probe with a pool that leaves a core to the BEAM; null when that run failed. */
+  headroom: { erlFlags: string; poolSize: number; idle: LatencyFigure; ingest: LatencyFigure } | null;
+}
+
+interface LatencyScriptResult {
+  pool_size: number;
+  bytes: number;
+  latency: { idle: LatencyFigure; ingest: LatencyFigure };
 }
 
 interface ScriptResult {
@@ -56,7 +77,7 @@ interface ScriptResult {
 }
 
 function unavailable(error: string): ElixirFigures {
-  return { available: false, error, otpRelease: null, poolSize: null, feed: null, chunkFile: null, latency: null };
+  return { available: false, error, otpRelease: null, poolSize: null, feed: null, chunkFile: null, latency: null, headroom: null };
 }
 
 /** Seconds the in-process engine spends on `files` fed in pieces (reads not counted). */
@@ -74,17 +95,19 @@ function typescriptFeedSeconds(files: readonly string[], pieceBuffer: Buffer): n
   return seconds;
 }
 
-function runScript(files: readonly string[], passes: number): ScriptResult {
+/** Runs port_bench.exs with `extraArgs`, the BEAM started with `erlFlags` (ERL_FLAGS) if given. */
+function runScript<Result>(files: readonly string[], extraArgs: readonly string[], erlFlags?: string): Result {
   const dir = mkdtempSync(join(tmpdir(), 'chunker-bench-elixir-'));
   try {
     const out = join(dir, 'result.json');
     const script = join(packageRoot(), 'bench', 'elixir', 'port_bench.exs');
-    const args = ['run', script, '--', '--piece-bytes', String(FEED_PIECE_BYTES), '--passes', String(passes), '--out', out, ...files];
+    const args = ['run', script, '--', '--piece-bytes', String(FEED_PIECE_BYTES), ...extraArgs, '--out', out, ...files];
+    const env = erlFlags === undefined ? process.env : { ...process.env, ERL_FLAGS: erlFlags };
     // stderr carries the script's progress (and mix's compile output) straight to the terminal.
-    const run = spawnSync('mix', args, { cwd: join(packageRoot(), 'elixir'), stdio: ['ignore', 'ignore', 'inherit'] });
+    const run = spawnSync('mix', args, { cwd: join(packageRoot(), 'elixir'), env, stdio: ['ignore', 'ignore', 'inherit'] });
     if (run.error !== undefined) throw new Error(`could not run mix: ${run.error.message}`);
     if (run.status !== 0) throw new Error(`mix run port_bench.exs exited with status ${run.status ?? run.signal}`);
-    return JSON.parse(readFileSync(out, 'utf8')) as ScriptResult;
+    return JSON.parse(readFileSync(out, 'utf8')) as Result;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -106,11 +129,20 @@ export function measureElixir(files: readonly string[], passes: number, pieceBuf
 
   let result: ScriptResult;
   try {
-    result = runScript(files, passes);
+    result = runScript<ScriptResult>(files, ['--passes', String(passes)]);
   } catch (error) {
     return unavailable((error as Error).message);
   }
   if (result.bytes !== bytes) return unavailable(`the script chunked ${result.bytes} bytes, expected ${bytes}`);
+
+  const erlFlags = headroomErlFlags(availableParallelism());
+  let headroom: ElixirFigures['headroom'] = null;
+  try {
+    const run = runScript<LatencyScriptResult>(files, ['--latency-only'], erlFlags);
+    if (run.bytes === bytes) headroom = { erlFlags, poolSize: run.pool_size, ...run.latency };
+  } catch (error) {
+    process.stderr.write(`  elixir: the headroom latency run failed: ${(error as Error).message}\n`);
+  }
 
   const pair = (elixirSeconds: number, typescriptSeconds: number) => {
     const elixirMBps = megabytesPerSecond(bytes, elixirSeconds);
@@ -125,5 +157,6 @@ export function measureElixir(files: readonly string[], passes: number, pieceBuf
     feed: pair(result.feed_seconds, feedSeconds),
     chunkFile: pair(result.chunk_file_seconds, fromFileSeconds),
     latency: result.latency,
+    headroom,
   };
 }

@@ -2,6 +2,10 @@
 #
 #   cd elixir && mix run ../bench/elixir/port_bench.exs -- --piece-bytes N --passes N --out FILE NAR...
 #
+# With --latency-only it measures only the probe, idle and during ingestion through the
+# pool: elixir-section.ts runs it a second time that way with the pool and VM flags of
+# the README's "Keeping the BEAM responsive".
+#
 # Measures, on the given NAR files:
 #   feed        each file streamed through Chunker.open/feed/continue/finish in pieces of
 #               --piece-bytes, metadata-only replies (offset, length, SHA-256); only the
@@ -20,15 +24,46 @@ defmodule PortBench do
 
   def main(argv) do
     {opts, files} = parse_args(argv)
-    piece_bytes = Keyword.fetch!(opts, :piece_bytes)
-    passes = Keyword.get(opts, :passes, 1)
     total_bytes = files |> Enum.map(&File.stat!(&1).size) |> Enum.sum()
-    pool_size = length(Chunker.PortPool.ports(Chunker.PortPool))
 
     # One warm-up pass over the smallest file: starts the ports, loads the addon, faults in
     # the page cache for that file.
     warm_file = Enum.min_by(files, &File.stat!(&1).size)
     {:ok, _} = Chunker.chunk_file(warm_file, timeout: :infinity)
+
+    result =
+      if opts[:latency_only],
+        do: measure_latency(opts, files, total_bytes),
+        else: measure_all(opts, files, total_bytes)
+
+    File.write!(Keyword.fetch!(opts, :out), encode_json(result))
+  end
+
+  defp measure_latency(opts, files, total_bytes) do
+    piece_bytes = Keyword.fetch!(opts, :piece_bytes)
+    {:ok, stats} = Chunker.stats()
+    pool_size = length(stats.ports)
+
+    progress("latency: idle")
+    idle = probe_while(fn -> Process.sleep(@idle_probe_ms) end)
+
+    progress("latency: #{pool_size} concurrent sessions feeding the corpus")
+    {ingest, ingest_seconds} =
+      timed(fn -> probe_while(fn -> parallel_over(files, pool_size, &feed_file(&1, piece_bytes)) end) end)
+
+    %{
+      schedulers_online: System.schedulers_online(),
+      pool_size: pool_size,
+      hash_threads: stats.ports |> Enum.map(& &1.hash_threads) |> Enum.sum(),
+      bytes: total_bytes,
+      latency: %{idle: idle, ingest: Map.put(ingest, :mb_per_s, total_bytes / 1.0e6 / ingest_seconds)}
+    }
+  end
+
+  defp measure_all(opts, files, total_bytes) do
+    piece_bytes = Keyword.fetch!(opts, :piece_bytes)
+    passes = Keyword.get(opts, :passes, 1)
+    pool_size = length(Chunker.PortPool.ports(Chunker.PortPool))
 
     progress("feed: #{length(files)} NARs, #{mb(total_bytes)} MB, pieces of #{piece_bytes} bytes, best of #{passes}")
     feed_seconds = best_of(passes, fn -> time_all(files, &feed_file(&1, piece_bytes)) end)
@@ -50,7 +85,7 @@ defmodule PortBench do
     {crypto, crypto_seconds} =
       timed(fn -> probe_while(fn -> parallel_over(files, schedulers, &crypto_file(&1, crypto_bytes)) end) end)
 
-    result = %{
+    %{
       otp_release: System.otp_release(),
       elixir_version: System.version(),
       schedulers_online: schedulers,
@@ -67,13 +102,11 @@ defmodule PortBench do
         crypto: Map.put(crypto, :mb_per_s, total_bytes / 1.0e6 / crypto_seconds)
       }
     }
-
-    File.write!(Keyword.fetch!(opts, :out), encode_json(result))
   end
 
   defp parse_args(argv) do
     argv = Enum.drop_while(argv, &(&1 == "--"))
-    {opts, files, invalid} = OptionParser.parse(argv, strict: [piece_bytes: :integer, passes: :integer, out: :string])
+    {opts, files, invalid} = OptionParser.parse(argv, strict: [piece_bytes: :integer, passes: :integer, out: :string, latency_only: :boolean])
 
     cond do
       invalid != [] -> usage("bad option(s) #{inspect(invalid)}")
@@ -86,7 +119,7 @@ defmodule PortBench do
   end
 
   defp usage(message) do
-    IO.puts(:stderr, "port_bench: #{message}\nusage: mix run port_bench.exs -- --piece-bytes N [--passes N] --out FILE NAR...")
+    IO.puts(:stderr, "port_bench: #{message}\nusage: mix run port_bench.exs -- --piece-bytes N [--passes N] [--latency-only] --out FILE NAR...")
     System.halt(2)
   end
 

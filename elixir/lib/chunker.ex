@@ -98,7 +98,11 @@ defmodule Chunker do
   `System.schedulers_online/0`). The port program is `dist/port/main.js` in the
   repository root (built by `npm run build:ts`), overridden by `CHUNKER_PORT_SCRIPT` or
   the `:port_script` setting; node comes from `PATH`, `CHUNKER_NODE` or `:node_path`.
-  `:max_frame_bytes` is passed on to the port program.
+  `:max_frame_bytes` is passed on to the port program. `:hash_threads` sets how many
+  helper threads each port program hashes chunks with beside its scanning thread
+  (default: one fewer than the cores; `CHUNKER_HASH_THREADS` in the environment wins).
+  A pool whose programs can keep every core busy leaves the BEAM's schedulers waiting for
+  a CPU: see "Keeping the BEAM responsive" in the repository README.
 
   `:spool_bytes` (default 32 MiB per port, `CHUNKER_SPOOL_BYTES` overrides it, 0 turns it
   off) is shared memory in `/dev/shm` through which large feeds reach the port program
@@ -634,7 +638,8 @@ defmodule Chunker do
     "chunks_out" => :chunks_out,
     "uptime_ms" => :uptime_ms,
     "rss_bytes" => :rss_bytes,
-    "max_sessions" => :max_sessions
+    "max_sessions" => :max_sessions,
+    "hash_threads" => :hash_threads
   }
 
   defp collect_stats(ports, timeout) do

@@ -206,6 +206,22 @@ defmodule ChunkerTest do
       :ok = Chunker.close(session)
       assert {:ok, %{sessions: 0}} = Chunker.stats(pool: pool)
     end
+
+    test "a pool's :hash_threads reaches its port programs" do
+      # The test run's own CHUNKER_HASH_THREADS would win over the option.
+      if System.get_env("CHUNKER_HASH_THREADS") in [nil, ""] do
+        for threads <- [0, 3] do
+          pool = Sessions.start_pool(1, hash_threads: threads)
+          assert {:ok, %{ports: [%{hash_threads: ^threads}]}} = Chunker.stats(pool: pool)
+        end
+      end
+    end
+
+    test "a negative :hash_threads is refused when the pool starts" do
+      assert_raise ArgumentError, ~r/hash_threads must be a non-negative integer/, fn ->
+        Chunker.PortConfig.resolve(hash_threads: -1)
+      end
+    end
   end
 
   describe "bang variants raise Chunker.Error" do

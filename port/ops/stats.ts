@@ -1,4 +1,5 @@
 /** `stats` (spec §4): counters of this port process. */
+import { native } from '../native.js';
 import type { Message } from '../protocol.js';
 import type { PortContext } from './context.js';
 
@@ -11,5 +12,6 @@ export function statsOp(_request: unknown, context: PortContext): Message {
     uptime_ms: Math.floor(context.now() - context.startedMs),
     rss_bytes: process.memoryUsage.rss(),
     max_sessions: context.limits.maxSessions,
+    hash_threads: native.info().hashHelperThreads,
   };
 }

@@ -265,7 +265,8 @@ defmodule Chunker.Port do
           :binary,
           {:packet, 4},
           :exit_status,
-          args: config.args
+          args: config.args,
+          env: config.env
         ])
 
       {:os_pid, os_pid} = Port.info(port, :os_pid)

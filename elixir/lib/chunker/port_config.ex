@@ -15,15 +15,20 @@ defmodule Chunker.PortConfig do
   # Shared memory per port for feeds that skip the pipe (Chunker.Spool); 0 turns it off.
   @default_spool_bytes 32 * 1024 * 1024
 
+  # The program's environment variable for its hashing helper threads (README, Speed).
+  @hash_threads_env "CHUNKER_HASH_THREADS"
+
   @enforce_keys [:node, :script, :max_frame_bytes, :spool_bytes, :args]
-  defstruct [:node, :script, :max_frame_bytes, :spool_bytes, :args]
+  defstruct [:node, :script, :max_frame_bytes, :spool_bytes, :args, env: []]
 
   @type t :: %__MODULE__{
           node: String.t() | nil,
           script: String.t(),
           max_frame_bytes: pos_integer,
           spool_bytes: non_neg_integer,
-          args: [String.t()]
+          args: [String.t()],
+          # extra environment of the program, as Port.open/2's :env wants it
+          env: [{charlist, charlist}]
         }
 
   @spec resolve(keyword) :: t
@@ -66,12 +71,35 @@ defmodule Chunker.PortConfig do
         )
 
     %__MODULE__{
+      env: hash_threads_env(opts),
       node: node,
       script: Path.expand(script),
       max_frame_bytes: frame_limit || @default_max_frame_bytes,
       spool_bytes: spool_bytes,
       args: [Path.expand(script) | frame_args]
     }
+  end
+
+  # Helper threads per program: the program reads CHUNKER_HASH_THREADS itself (default one
+  # per core but its own), so a value set in the environment is inherited and wins; only a
+  # pool option or the application setting needs passing on.
+  defp hash_threads_env(opts) do
+    wanted = first_set([opts[:hash_threads], Application.get_env(:chunker, :hash_threads)])
+
+    cond do
+      System.get_env(@hash_threads_env) not in [nil, ""] ->
+        []
+
+      is_nil(wanted) ->
+        []
+
+      is_integer(wanted) and wanted >= 0 ->
+        [{String.to_charlist(@hash_threads_env), Integer.to_charlist(wanted)}]
+
+      true ->
+        raise ArgumentError,
+              "Chunker hash_threads must be a non-negative integer, got: #{inspect(wanted)}"
+    end
   end
 
   # An integer environment variable (unset or empty: nil); anything else comes back as

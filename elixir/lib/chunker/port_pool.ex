@@ -17,7 +17,7 @@ defmodule Chunker.PortPool do
 
   alias Chunker.{Error, Port}
 
-  @port_keys [:node_path, :port_script, :max_frame_bytes, :spool_bytes]
+  @port_keys [:node_path, :port_script, :max_frame_bytes, :spool_bytes, :hash_threads]
 
   def start_link(opts) do
     name = Keyword.get(opts, :name, __MODULE__)
