@@ -3,8 +3,12 @@
  * real NAR corpus (bench/corpus.ts). Writes bench/results/latest.json and prints a short table.
  *
  *   node --expose-gc dist/bench/run.js [--quick] [--only scan,hash,chunkhash,overhead,peers,dedup,elixir,compression,store] [--passes N]
+ *                                      [--store-targets s3,sftp,http,local]
  *
  * --quick uses about 200 MB of the corpus (whole NARs, smallest first) and one pass.
+ * --store-targets limits the store section to the servers named (default: all), e.g.
+ * `npm run bench -- --only store --store-targets sftp` to iterate on one backend in about
+ * a minute instead of measuring all four.
  */
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +28,7 @@ import { FEED_PIECE_BYTES, measureElixir, type ElixirFigures, type LatencyFigure
 import { measureCompression, PIECE_BYTES as COMPRESSION_PIECE_BYTES, ZSTD_LEVEL, type CompressionFigures } from './compression-section.js';
 import { measureStore, type StoreFigures } from './store-section.js';
 import { renderStore, storeTargets } from './store-report.js';
+import { TARGET_KINDS, type TargetKind } from './store-servers.js';
 import { garbageCollectionExposed, nowSeconds } from './timing.js';
 import { formatBytes, formatRate, MIB } from './units.js';
 
@@ -55,15 +60,24 @@ interface Args {
   quick: boolean;
   only: Set<Section>;
   passes: number;
+  storeTargets: readonly TargetKind[];
 }
 
 /** A bad command line: reported as its message alone, without a stack. */
 class UsageError extends Error {}
 
-const USAGE = `usage: node --expose-gc dist/bench/run.js [--quick] [--only ${SECTIONS.join(',')}] [--passes N]`;
+const USAGE = `usage: node --expose-gc dist/bench/run.js [--quick] [--only ${SECTIONS.join(',')}] [--passes N] [--store-targets ${TARGET_KINDS.join(',')}]`;
+
+/** The comma-separated names in `text`, each checked against `known`. */
+function nameList<T extends string>(text: string, known: readonly T[], what: string): T[] {
+  const names = text.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const unknown = names.filter((name) => !(known as readonly string[]).includes(name));
+  if (unknown.length > 0) throw new UsageError(`unknown ${what} ${unknown.join(', ')}; known: ${known.join(', ')}`);
+  return names as T[];
+}
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { quick: false, only: new Set(SECTIONS), passes: 0 };
+  const args: Args = { quick: false, only: new Set(SECTIONS), passes: 0, storeTargets: TARGET_KINDS };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -73,12 +87,9 @@ function parseArgs(argv: readonly string[]): Args {
       return next;
     };
     if (flag === '--quick') args.quick = true;
-    else if (flag === '--only') {
-      const names = value().split(',').map((name) => name.trim()).filter((name) => name !== '');
-      const unknown = names.filter((name) => !(SECTIONS as readonly string[]).includes(name));
-      if (unknown.length > 0) throw new UsageError(`unknown section(s) ${unknown.join(', ')}; known: ${SECTIONS.join(', ')}`);
-      args.only = new Set(names as Section[]);
-    } else if (flag === '--passes') {
+    else if (flag === '--only') args.only = new Set(nameList(value(), SECTIONS, 'section(s)'));
+    else if (flag === '--store-targets') args.storeTargets = nameList(value(), TARGET_KINDS, 'store target(s)');
+    else if (flag === '--passes') {
       args.passes = Number(value());
       if (!Number.isInteger(args.passes) || args.passes < 1) throw new UsageError(`--passes must be a positive integer\n${USAGE}`);
     } else if (flag === '--help' || flag === '-h') {
@@ -190,7 +201,7 @@ async function main(): Promise<void> {
   let store: StoreFigures | null = null;
   if (args.only.has('store')) {
     step(`store: uploads by chunker sync and rclone copy to servers on 127.0.0.1 (median of ${args.passes})`);
-    store = await measureStore({ dir, manifest }, { quick: args.quick, reps: args.passes, onStep: step });
+    store = await measureStore({ dir, manifest }, { quick: args.quick, reps: args.passes, targets: args.storeTargets, onStep: step });
   }
 
   const maxRssBytes = process.resourceUsage().maxRSS * 1024;

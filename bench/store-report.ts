@@ -32,7 +32,8 @@ export function storeTargets(figures: StoreFigures | null): StoreTarget[] {
         name: `upload to ${name}, ${SET_LABEL[set]}: ours ≥ ${TARGET_STORE_RATIO.toFixed(2)} × rclone copy`,
         measured,
         unit: '× rclone',
-        met: figures === null ? null : measured !== null && measured >= TARGET_STORE_RATIO,
+        // A server left out by --store-targets is not measured, which is not a miss.
+        met: figures === null || !figures.targets.some((target) => target.kind === kind) ? null : measured !== null && measured >= TARGET_STORE_RATIO,
       });
     }
   }

@@ -103,6 +103,8 @@ export interface StoreFigures {
 export interface StoreOptions {
   quick: boolean;
   reps: number;
+  /** The servers to measure, in this order. */
+  targets: readonly TargetKind[];
   onStep: (message: string) => void;
 }
 
@@ -311,7 +313,7 @@ export async function measureStore(corpus: Corpus, options: StoreOptions): Promi
     figures.subsetObjects = subset.count;
     warm(sets.small);
     warm(sets.large);
-    for (const kind of TARGET_KINDS) {
+    for (const kind of options.targets) {
       options.onStep(`store: starting the ${kind} server`);
       let target: BenchTarget;
       try {
