@@ -1,8 +1,11 @@
 /**
- * The objects of a directory tree, for `chunker sync`: every regular file under the root,
- * named by its path relative to the root with '/' separators, opened only when its
- * upload starts. Like `rclone copy`, symbolic links and special files are not followed or
- * sent; they are reported back as ignored.
+ * The objects of a directory tree, for `chunker sync` and `store_upload`: every regular
+ * file under the root, named by its path relative to the root with '/' separators, opened
+ * only when its upload starts. Like `rclone copy`, symbolic links and special files are
+ * not followed or sent; they are reported back as ignored.
+ *
+ * The objects come in upload order, which spreads consecutive uploads over directories
+ * (see `spreadOverDirectories`).
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
@@ -13,7 +16,7 @@ import { forEachConcurrently } from './pool.js';
 import type { UploadObject } from './upload.js';
 
 export interface DirectoryObjects {
-  /** Sorted by name. */
+  /** In upload order: `spreadOverDirectories` of the objects sorted by name. */
   readonly objects: UploadObject[];
   /** Relative paths of entries that are neither regular files nor directories. */
   readonly ignored: string[];
@@ -59,5 +62,42 @@ export async function listDirectoryObjects(root: string, options: DirectoryWalkO
     objects[index] = { name, size, source: () => openFileSource(path) };
   });
   objects.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { objects, ignored };
+  return { objects: spreadOverDirectories(objects), ignored };
+}
+
+/** The directory part of an object name: 'chunks/ab' for 'chunks/ab/cd…', '' for a top-level name. */
+function directoryOf(name: string): string {
+  const slash = name.lastIndexOf('/');
+  return slash < 0 ? '' : name.slice(0, slash);
+}
+
+/**
+ * Reorders `objects` round-robin over their directories: the first object of every
+ * directory, then the second of every directory, and so on; directories, and objects
+ * within each, keep their order in `objects`.
+ *
+ * Why: a put creates (and, to publish atomically, renames) an entry in its directory, and
+ * servers serialize changes to one directory (POSIX filesystems hold the directory's lock
+ * across a create or rename). A sorted chunk tree sent in name order puts all concurrent
+ * uploads into the same `chunks/xx/` directory, where they queue on that lock; measured
+ * with SFTP against OpenSSH on ext4, that made small-object uploads about a fifth slower
+ * than spreading them. A tree with one directory is left in its order.
+ */
+export function spreadOverDirectories<T extends { readonly name: string }>(objects: readonly T[]): T[] {
+  const byDirectory = new Map<string, T[]>();
+  for (const object of objects) {
+    const directory = directoryOf(object.name);
+    const members = byDirectory.get(directory);
+    if (members === undefined) byDirectory.set(directory, [object]);
+    else members.push(object);
+  }
+  if (byDirectory.size <= 1) return [...objects];
+  let groups = [...byDirectory.values()];
+  const spread: T[] = [];
+  for (let round = 0; groups.length > 0; round++) {
+    for (const group of groups) spread.push(group[round]!);
+    // Dropping exhausted directories keeps this linear when one directory holds most objects.
+    groups = groups.filter((group) => group.length > round + 1);
+  }
+  return spread;
 }
