@@ -13,6 +13,7 @@ import { DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_TRANSFERS, PIPELINED_OBJECTS_PER_S
 import { composeUploadStore } from '../transfer/upload-store.js';
 import { parseArgs, parseByteSize, parseDuration, parseInteger, UsageError } from './args.js';
 import { writeOut } from './output.js';
+import { runInWorker } from './worker-command.js';
 import { formatBytes, formatDuration, ProgressDisplay, type ProgressStream } from './progress-display.js';
 
 export const SYNC_USAGE = `chunker sync SRC_DIR URL [--transfers N] [--checkers N] [--bwlimit RATE] [--max-memory SIZE]
@@ -161,20 +162,38 @@ export async function runSync(backend: StoreBackend, source: string, settings: S
   }
 }
 
-export async function syncCommand(argv: readonly string[]): Promise<void> {
-  const { source, url, settings } = parseSyncArgs(argv);
-  const backend = await openStore(url);
-  // Ctrl-C stops cleanly: uploads in flight are abandoned, the journal is kept.
-  const controller = new AbortController();
-  // Each object in flight or opened ahead listens to it in a few layers (queue, deadline,
-  // backend), well past Node's leak-warning threshold of 10 listeners per signal.
-  setMaxListeners(LISTENERS_PER_OBJECT * (settings.transfers * (1 + PIPELINED_OBJECTS_PER_SLOT) + settings.checkers), controller.signal);
-  const interrupt = (): void => controller.abort(new ChunkerError('aborted', 'interrupted; run the same command again to resume'));
-  process.once('SIGINT', interrupt);
+/** What the sync worker (sync-worker.ts) is started with. */
+export interface SyncJob {
+  readonly source: string;
+  readonly url: string;
+  readonly settings: SyncSettings;
+  /** The process's stderr, which the worker cannot see: its own is a pipe to this thread. */
+  readonly stderr: { readonly isTTY: boolean; readonly columns: number | undefined };
+}
+
+/** Runs `job` in this thread: opens the store, syncs, closes; `signal` is the user's Ctrl-C. */
+export async function runSyncJob(job: SyncJob, signal: AbortSignal): Promise<void> {
+  const backend = await openStore(job.url);
+  // Each object in flight or opened ahead listens to the signal in a few layers (queue,
+  // deadline, backend), well past Node's leak-warning threshold of 10 listeners per signal.
+  setMaxListeners(LISTENERS_PER_OBJECT * (job.settings.transfers * (1 + PIPELINED_OBJECTS_PER_SLOT) + job.settings.checkers), signal);
+  const stderr: ProgressStream = { ...job.stderr, write: (text) => process.stderr.write(text) };
   try {
-    await runSync(backend, source, settings, { stderr: process.stderr, stdout: writeOut, signal: controller.signal });
+    await runSync(backend, job.source, job.settings, { stderr, stdout: writeOut, signal });
   } finally {
-    process.off('SIGINT', interrupt);
     await backend.close();
   }
+}
+
+/** The reason the sync's signal aborts with on Ctrl-C: uploads in flight are abandoned, the journal is kept. */
+export const interruptedSync = (): ChunkerError => new ChunkerError('aborted', 'interrupted; run the same command again to resume');
+
+/**
+ * `chunker sync`: the command line is checked here, the upload runs in a worker thread
+ * with a small young generation (worker-command.ts tells why).
+ */
+export async function syncCommand(argv: readonly string[]): Promise<void> {
+  const { source, url, settings } = parseSyncArgs(argv);
+  const job: SyncJob = { source, url, settings, stderr: { isTTY: process.stderr.isTTY === true, columns: process.stderr.columns } };
+  await runInWorker(new URL('./sync-worker.js', import.meta.url), job);
 }

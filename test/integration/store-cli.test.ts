@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seededBytes } from '../support/random-bytes.js';
-import { listStore, parseSyncSummary, runStoreCli, type StoreTarget } from '../support/store-cli.js';
+import { listStore, parseSyncSummary, runStoreCli, spawnCli, type StoreTarget } from '../support/store-cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'chunker-store-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -80,6 +80,42 @@ describe('chunker sync', () => {
     expect(run.stdout.toString('utf8').split('\n').filter(Boolean)).toEqual(Object.keys(files).sort());
     expect(run.stderr).toContain('would upload 3 objects');
     expect((await listStore(target)).size).toBe(0);
+  });
+
+  it('stops on Ctrl-C with aborted, keeping the journal, and the same command then finishes the job', async () => {
+    const target = freshStore();
+    const many = join(work, 'many');
+    const names: string[] = [];
+    for (let index = 0; index < 40; index++) {
+      const name = `chunks/${(index % 4).toString().padStart(2, '0')}/object-${index}`;
+      mkdirSync(join(many, 'chunks', (index % 4).toString().padStart(2, '0')), { recursive: true });
+      writeFileSync(join(many, ...name.split('/')), seededBytes(16 * 1024, 100 + index));
+      names.push(name);
+    }
+    const stateDir = join(work, 'interrupt-state');
+    // 40 × 16 KiB at 64 KiB/s takes about 10 s: the interrupt lands part way.
+    const child = spawnCli(target, ['sync', many, target.url, '--state-dir', stateDir, '--bwlimit', '64K', '--progress', '--stats', '100ms']);
+    child.stdin!.end();
+    let stderr = '';
+    let interrupted = false;
+    child.stderr!.setEncoding('utf8').on('data', (part: string) => {
+      stderr += part;
+      if (!interrupted && /objects [1-9]\d*\/40/.test(stderr)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
+    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    expect(interrupted, stderr).toBe(true);
+    expect(status, stderr).toBe(1);
+    expect(stderr).toMatch(/chunker: aborted: interrupted; run the same command again to resume/);
+    const stored = (await listStore(target)).size;
+    expect(stored).toBeGreaterThan(0);
+    expect(stored).toBeLessThan(names.length);
+    const rerun = await runStoreCli(target, ['sync', many, target.url, '--state-dir', stateDir]);
+    expect(rerun.status, rerun.stderr).toBe(0);
+    expect(parseSyncSummary(rerun.stderr)).toMatchObject({ uploaded: names.length - stored, skipped: stored, resumed: stored });
+    expect([...(await listStore(target)).keys()].sort()).toEqual([...names].sort());
   });
 
   it('rejects a bad --bwlimit as a usage error, and a missing source as not_found', async () => {
