@@ -7,12 +7,12 @@
  * The objects come in upload order, which spreads consecutive uploads over directories
  * (see `spreadOverDirectories`).
  */
-import { lstat, readdir } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { lstatSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ChunkerError } from '../errors.js';
 import { checkObjectName } from '../store/object-name.js';
 import { openFileSource } from '../store/object-source.js';
-import { forEachConcurrently } from './pool.js';
 import type { UploadObject } from './upload.js';
 
 export interface DirectoryObjects {
@@ -28,39 +28,45 @@ export interface DirectoryWalkOptions {
 }
 
 /**
- * Sizes looked up at once. One at a time, each lstat waits for a round trip to libuv's
- * thread pool: about a tenth of a second per few thousand files before any upload starts.
+ * The walk reads directories and sizes with synchronous calls, and gives the event loop a
+ * turn after this long at most. Asynchronous calls each cost a round trip through libuv's
+ * thread pool: 100–150 ms for the 2000 files of 257 directories of the store benchmark's
+ * chunk tree, against 25–30 ms synchronously. Yielding keeps a port that walks a large
+ * tree answering its other sessions.
  */
-const STAT_CONCURRENCY = 32;
+export const WALK_SLICE_MS = 10;
 
 /** Walks `root`; fails with `invalid_argument` for a path that is not a valid object name. */
 export async function listDirectoryObjects(root: string, options: DirectoryWalkOptions = {}): Promise<DirectoryObjects> {
   const base = resolve(root);
   const excluded = new Set((options.exclude ?? []).map((path) => resolve(path)));
-  const files: { name: string; path: string }[] = [];
+  const objects: UploadObject[] = [];
   const ignored: string[] = [];
-  const walk = async (directory: string): Promise<void> => {
-    for (const entry of await readdir(directory, { withFileTypes: true })) {
+  // Directories still to read, as [absolute path, object name prefix ('' or ending in '/')].
+  const pending: [string, string][] = [[base, '']];
+  let sliceStart = performance.now();
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [directory, prefix] = next;
+    for (const entry of readdirSync(directory, { withFileTypes: true })) {
       const path = join(directory, entry.name);
       if (excluded.has(path)) continue;
-      const name = relative(base, path).split(sep).join('/');
-      if (entry.isDirectory()) await walk(path);
+      const name = prefix + entry.name;
+      if (entry.isDirectory()) pending.push([path, `${name}/`]);
       else if (entry.isFile()) {
         try {
           checkObjectName(name, `object name for ${path}`);
         } catch (error) {
           throw new ChunkerError('invalid_argument', `${(error as Error).message}; rename the file or leave it out of the directory`);
         }
-        files.push({ name, path });
+        const { size } = lstatSync(path);
+        objects.push({ name, size, source: () => openFileSource(path) });
       } else ignored.push(name);
+      if (performance.now() - sliceStart >= WALK_SLICE_MS) {
+        await nextTurn();
+        sliceStart = performance.now();
+      }
     }
-  };
-  await walk(base);
-  const objects: UploadObject[] = new Array<UploadObject>(files.length);
-  await forEachConcurrently(files, STAT_CONCURRENCY, async ({ name, path }, index) => {
-    const { size } = await lstat(path);
-    objects[index] = { name, size, source: () => openFileSource(path) };
-  });
+  }
   objects.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { objects: spreadOverDirectories(objects), ignored };
 }

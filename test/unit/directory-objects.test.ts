@@ -3,7 +3,7 @@
  * spread round-robin over their directories, so concurrent puts land in different
  * directories, while every directory's objects keep their sorted order.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -60,4 +60,19 @@ describe('listDirectoryObjects', () => {
     expect(namesOf(objects)).toEqual(['chunks/aa/1', 'chunks/bb/1', 'nar/x', 'chunks/aa/2', 'chunks/bb/2', 'chunks/aa/3']);
     expect(objects.every((object) => object.size === 1)).toBe(true);
   });
+
+  it('leaves out excluded directories, reports links as ignored, and rejects a name no store takes', async () => {
+    const root = join(work, 'mixed');
+    mkdirSync(join(root, 'state', 'deep'), { recursive: true });
+    mkdirSync(join(root, 'data'));
+    writeFileSync(join(root, 'data', 'kept'), 'abc');
+    writeFileSync(join(root, 'state', 'deep', 'journal'), 'x');
+    symlinkSync(join(root, 'data', 'kept'), join(root, 'data', 'link'));
+    const { objects, ignored } = await listDirectoryObjects(root, { exclude: [join(root, 'state')] });
+    expect(objects.map((object) => [object.name, object.size])).toEqual([['data/kept', 3]]);
+    expect(ignored).toEqual(['data/link']);
+    writeFileSync(join(root, 'data', 'bad\\name'), '');
+    await expect(listDirectoryObjects(root)).rejects.toThrow(/bad\\\\name.*rename the file/);
+  });
 });
+
