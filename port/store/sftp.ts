@@ -78,8 +78,6 @@ const TEMP_SUFFIX_BYTES = 8;
  * several connections in parallel (one stripe per connection, at most `connections`).
  */
 export const MIN_STRIPE_BYTES = 8 * 1024 * 1024;
-/** Directories a list walk reads at once. */
-const LIST_CONCURRENCY = 4;
 
 const POSIX_RENAME_EXTENSION = 'posix-rename@openssh.com';
 const FSYNC_EXTENSION = 'fsync@openssh.com';
@@ -284,7 +282,9 @@ export class SftpBackend implements StoreBackend {
       if (signal?.aborted) throw abortError(signal, `list ${prefix}`);
       if (failure !== undefined) throw failure.error;
       while (found.length > 0) yield found.shift()!;
-      while (pending.length > 0 && reading.size < LIST_CONCURRENCY) {
+      // One directory per channel: each readdir is a chain of round trips (open, reads
+      // until the end, close), so a chunk tree of hundreds of directories is latency-bound.
+      while (pending.length > 0 && reading.size < this.pool.maxChannels) {
         const started: Promise<void> = readDirectory(pending.shift()!).then(
           () => void reading.delete(started),
           (error: unknown) => {
