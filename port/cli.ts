@@ -23,7 +23,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   decompress: async () => (await import('./cli/compression-command.js')).decompressCommand,
   dict: async () => (await import('./cli/compression-command.js')).dictCommand,
   store: async () => (await import('./cli/store-command.js')).storeCommand,
-  sync: async () => (await import('./cli/sync-command.js')).syncCommand,
+  sync: async () => (await import('./cli/sync-launch.js')).syncCommand,
 };
 
 async function usage(): Promise<string> {

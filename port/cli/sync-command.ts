@@ -13,8 +13,8 @@ import { DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_TRANSFERS, PIPELINED_OBJECTS_PER_S
 import { composeUploadStore } from '../transfer/upload-store.js';
 import { parseArgs, parseByteSize, parseDuration, parseInteger, UsageError } from './args.js';
 import { writeOut } from './output.js';
-import { runInWorker } from './worker-command.js';
 import { formatBytes, formatDuration, ProgressDisplay, type ProgressStream } from './progress-display.js';
+import { SYNC_ARGS } from './sync-launch.js';
 
 export const SYNC_USAGE = `chunker sync SRC_DIR URL [--transfers N] [--checkers N] [--bwlimit RATE] [--max-memory SIZE]
                         [--progress] [--stats DURATION] [--state-dir DIR] [--no-check-dest] [--dry-run]
@@ -72,10 +72,7 @@ function positive(name: string, text: string): number {
 }
 
 export function parseSyncArgs(argv: readonly string[]): { source: string; url: string; settings: SyncSettings } {
-  const args = parseArgs(argv, {
-    values: ['transfers', 'checkers', 'bwlimit', 'max-memory', 'stats', 'state-dir'],
-    flags: ['progress', 'no-check-dest', 'dry-run'],
-  });
+  const args = parseArgs(argv, SYNC_ARGS);
   if (args.positionals.length !== 2) throw new UsageError(`sync needs SRC_DIR and URL\n${SYNC_USAGE}`);
   const [source, url] = args.positionals as [string, string];
   const { values, flags } = args;
@@ -162,24 +159,25 @@ export async function runSync(backend: StoreBackend, source: string, settings: S
   }
 }
 
-/** What the sync worker (sync-worker.ts) is started with. */
+/** What the sync worker (sync-worker.ts) is started with: the command line, unchecked. */
 export interface SyncJob {
-  readonly source: string;
-  readonly url: string;
-  readonly settings: SyncSettings;
-  /** The process's stderr, which the worker cannot see: its own is a pipe to this thread. */
+  readonly argv: readonly string[];
+  /** The process's stderr, which the worker cannot see: its own is a pipe to the main thread. */
   readonly stderr: { readonly isTTY: boolean; readonly columns: number | undefined };
 }
 
-/** Runs `job` in this thread: opens the store, syncs, closes; `signal` is the user's Ctrl-C. */
-export async function runSyncJob(job: SyncJob, signal: AbortSignal): Promise<void> {
-  const backend = await openStore(job.url);
+/**
+ * `chunker sync` in the thread that calls it: checks the command line, opens the store,
+ * syncs, closes. `signal` is the user's Ctrl-C.
+ */
+async function runSyncCommand(argv: readonly string[], stderr: ProgressStream, signal: AbortSignal): Promise<void> {
+  const { source, url, settings } = parseSyncArgs(argv);
+  const backend = await openStore(url);
   // Each object in flight or opened ahead listens to the signal in a few layers (queue,
   // deadline, backend), well past Node's leak-warning threshold of 10 listeners per signal.
-  setMaxListeners(LISTENERS_PER_OBJECT * (job.settings.transfers * (1 + PIPELINED_OBJECTS_PER_SLOT) + job.settings.checkers), signal);
-  const stderr: ProgressStream = { ...job.stderr, write: (text) => process.stderr.write(text) };
+  setMaxListeners(LISTENERS_PER_OBJECT * (settings.transfers * (1 + PIPELINED_OBJECTS_PER_SLOT) + settings.checkers), signal);
   try {
-    await runSync(backend, job.source, job.settings, { stderr, stdout: writeOut, signal });
+    await runSync(backend, source, settings, { stderr, stdout: writeOut, signal });
   } finally {
     await backend.close();
   }
@@ -188,12 +186,19 @@ export async function runSyncJob(job: SyncJob, signal: AbortSignal): Promise<voi
 /** The reason the sync's signal aborts with on Ctrl-C: uploads in flight are abandoned, the journal is kept. */
 export const interruptedSync = (): ChunkerError => new ChunkerError('aborted', 'interrupted; run the same command again to resume');
 
-/**
- * `chunker sync`: the command line is checked here, the upload runs in a worker thread
- * with a small young generation (worker-command.ts tells why).
- */
-export async function syncCommand(argv: readonly string[]): Promise<void> {
-  const { source, url, settings } = parseSyncArgs(argv);
-  const job: SyncJob = { source, url, settings, stderr: { isTTY: process.stderr.isTTY === true, columns: process.stderr.columns } };
-  await runInWorker(new URL('./sync-worker.js', import.meta.url), job);
+/** The sync worker's work (see sync-launch.ts). */
+export function runSyncJob(job: SyncJob, signal: AbortSignal): Promise<void> {
+  return runSyncCommand(job.argv, { ...job.stderr, write: (text) => process.stderr.write(text) }, signal);
+}
+
+/** `chunker sync` in the main thread (see sync-launch.ts); the first Ctrl-C stops it cleanly. */
+export async function syncInThisThread(argv: readonly string[]): Promise<void> {
+  const controller = new AbortController();
+  const interrupt = (): void => controller.abort(interruptedSync());
+  process.once('SIGINT', interrupt);
+  try {
+    await runSyncCommand(argv, process.stderr, controller.signal);
+  } finally {
+    process.off('SIGINT', interrupt);
+  }
 }

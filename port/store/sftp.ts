@@ -255,29 +255,30 @@ export class SftpBackend implements StoreBackend {
     const found: ObjectInfo[] = [];
     const reading = new Set<Promise<void>>();
     let failure: { error: unknown } | undefined;
+    // Reads are not abortable one by one: up to a channel's worth run at once, and a
+    // listener each on the signal would pass Node's leak warning limit. The walk itself
+    // stops waiting for them when the signal aborts.
     const readDirectory = (relative: string) =>
-      abortable(signal, `list ${prefix}`, () =>
-        this.pool.run(async (channel) => {
-          const root = await this.rootOf(channel);
-          let entries;
-          try {
-            entries = await channel.readdir(relative === '' ? root : posix.join(root, relative), `list ${prefix}`);
-          } catch (error) {
-            if ((error as ChunkerError).code === 'not_found') return;
-            throw error;
+      this.pool.run(async (channel) => {
+        const root = await this.rootOf(channel);
+        let entries;
+        try {
+          entries = await channel.readdir(relative === '' ? root : posix.join(root, relative), `list ${prefix}`);
+        } catch (error) {
+          if ((error as ChunkerError).code === 'not_found') return;
+          throw error;
+        }
+        for (const entry of entries) {
+          if (entry.filename.startsWith(TEMP_NAME_PREFIX)) continue;
+          const name = relative === '' ? entry.filename : `${relative}/${entry.filename}`;
+          if (isDirectory(entry.attrs)) {
+            // Descend only where names under it can still match the prefix.
+            if (`${name}/`.startsWith(prefix) || prefix.startsWith(`${name}/`)) pending.push(name);
+          } else if (isRegularFile(entry.attrs) && name.startsWith(prefix)) {
+            found.push({ name, size: entry.attrs.size });
           }
-          for (const entry of entries) {
-            if (entry.filename.startsWith(TEMP_NAME_PREFIX)) continue;
-            const name = relative === '' ? entry.filename : `${relative}/${entry.filename}`;
-            if (isDirectory(entry.attrs)) {
-              // Descend only where names under it can still match the prefix.
-              if (`${name}/`.startsWith(prefix) || prefix.startsWith(`${name}/`)) pending.push(name);
-            } else if (isRegularFile(entry.attrs) && name.startsWith(prefix)) {
-              found.push({ name, size: entry.attrs.size });
-            }
-          }
-        }),
-      );
+        }
+      });
     while (pending.length > 0 || reading.size > 0 || found.length > 0) {
       if (signal?.aborted) throw abortError(signal, `list ${prefix}`);
       if (failure !== undefined) throw failure.error;
@@ -294,7 +295,7 @@ export class SftpBackend implements StoreBackend {
         );
         reading.add(started);
       }
-      if (reading.size > 0 && found.length === 0) await Promise.race(reading);
+      if (reading.size > 0 && found.length === 0) await unlessAborted(Promise.race(reading), signal, `list ${prefix}`);
     }
     if (failure !== undefined) throw failure.error;
   }
@@ -373,7 +374,10 @@ export class SftpBackend implements StoreBackend {
   }
 }
 
-/** Opens `sftp://user@host:port/path`; connects lazily, on the first operation. */
+/**
+ * Opens `sftp://user@host:port/path` and starts connecting in the background; a failure
+ * to connect is reported by the first operation.
+ */
 export async function openSftpStore(url: URL, options: SftpStoreOptions = {}): Promise<SftpBackend> {
   const safe = new URL(url.href);
   safe.password = '';
@@ -386,5 +390,6 @@ export async function openSftpStore(url: URL, options: SftpStoreOptions = {}): P
     connections: positiveInteger(options.connections, DEFAULT_CONNECTIONS, MAX_CONNECTIONS, 'connections'),
     channelsPerConnection: positiveInteger(options.channelsPerConnection, DEFAULT_CHANNELS_PER_CONNECTION, MAX_CHANNELS_PER_CONNECTION, 'channelsPerConnection'),
   });
+  pool.warmUp();
   return new SftpBackend(location, rootPath, pool, options.fsync === true);
 }

@@ -209,12 +209,23 @@ describe('sftp backend against a real sshd', () => {
     expect(Buffer.from(await store.get('crash/object')).equals(Buffer.from(bytes))).toBe(true);
   });
 
+  it('starts connecting when opened, before any operation asks', async () => {
+    const before = server.acceptedLogins();
+    const store = await open('warm', clientOptions(server));
+    await expect.poll(() => server.acceptedLogins() - before).toBe(1);
+    // The first operation takes that connection rather than opening another.
+    expect(await store.stat('warm/nothing')).toBeNull();
+    expect(server.acceptedLogins() - before).toBe(1);
+  });
+
   it('writes a large object in stripes over several connections', async () => {
     const store = await open('stripes', clientOptions(server, { connections: 2 }));
+    // Opening started the first connection; the striped put needs the second.
+    expect(await store.stat('stripes/object')).toBeNull();
     const before = server.acceptedLogins();
     const bytes = seededBytes(2 * MIN_STRIPE_BYTES + 7, 9);
     await store.put('stripes/object', bytesSource(bytes));
-    expect(server.acceptedLogins() - before).toBe(2);
+    await expect.poll(() => server.acceptedLogins() - before).toBe(1);
     expect(Buffer.from(await store.get('stripes/object')).equals(Buffer.from(bytes))).toBe(true);
     expect(store.capabilities.maxConcurrency).toBe(2 * DEFAULT_CHANNELS_PER_CONNECTION);
   });
@@ -226,6 +237,25 @@ describe('sftp backend against a real sshd', () => {
     await Promise.all([store.put('fsync/small', bytesSource(small)), store.put('fsync/large', bytesSource(large))]);
     expect(Buffer.from(await store.get('fsync/small')).equals(Buffer.from(small))).toBe(true);
     expect(Buffer.from(await store.get('fsync/large')).equals(Buffer.from(large))).toBe(true);
+  });
+
+  it('lists many directories at once without piling listeners on the caller\'s signal', async () => {
+    const store = await open('wide', clientOptions(server));
+    const names = Array.from({ length: 3 * DEFAULT_CHANNELS_PER_CONNECTION * 4 }, (_, index) => `wide/${String(index).padStart(2, '0')}/object`);
+    await Promise.all(names.map((name, index) => store.put(name, bytesSource(seededBytes(10, 100 + index)))));
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const listed: string[] = [];
+      for await (const info of store.list('wide/', { signal: new AbortController().signal })) listed.push(info.name);
+      expect(listed.sort()).toEqual(names);
+      // Node reports a listener leak in the next turn.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning')).toEqual([]);
   });
 
   it('abandons a put when its signal aborts and removes the temp file', async () => {

@@ -82,25 +82,29 @@ describe('chunker sync', () => {
     expect((await listStore(target)).size).toBe(0);
   });
 
-  it('stops on Ctrl-C with aborted, keeping the journal, and the same command then finishes the job', async () => {
+  // 40 files sync in the main thread, 300 small ones in a worker (sync-launch.ts).
+  it.each([
+    { files: 40, bytes: 16 * 1024, bwlimit: '64K' },
+    { files: 300, bytes: 1024, bwlimit: '16K' },
+  ])('stops on Ctrl-C with aborted, keeping the journal, and the same command then finishes the job ($files files)', async ({ files, bytes, bwlimit }) => {
     const target = freshStore();
-    const many = join(work, 'many');
+    const tree = join(work, `interrupt-${files}`);
     const names: string[] = [];
-    for (let index = 0; index < 40; index++) {
-      const name = `chunks/${(index % 4).toString().padStart(2, '0')}/object-${index}`;
-      mkdirSync(join(many, 'chunks', (index % 4).toString().padStart(2, '0')), { recursive: true });
-      writeFileSync(join(many, ...name.split('/')), seededBytes(16 * 1024, 100 + index));
-      names.push(name);
+    for (let index = 0; index < files; index++) {
+      const directory = (index % 4).toString().padStart(2, '0');
+      mkdirSync(join(tree, 'chunks', directory), { recursive: true });
+      writeFileSync(join(tree, 'chunks', directory, `object-${index}`), seededBytes(bytes, 100 + index));
+      names.push(`chunks/${directory}/object-${index}`);
     }
-    const stateDir = join(work, 'interrupt-state');
-    // 40 × 16 KiB at 64 KiB/s takes about 10 s: the interrupt lands part way.
-    const child = spawnCli(target, ['sync', many, target.url, '--state-dir', stateDir, '--bwlimit', '64K', '--progress', '--stats', '100ms']);
+    const stateDir = join(work, `interrupt-state-${files}`);
+    // Paced to take about 10 s or more: the interrupt lands part way.
+    const child = spawnCli(target, ['sync', tree, target.url, '--state-dir', stateDir, '--bwlimit', bwlimit, '--progress', '--stats', '100ms']);
     child.stdin!.end();
     let stderr = '';
     let interrupted = false;
     child.stderr!.setEncoding('utf8').on('data', (part: string) => {
       stderr += part;
-      if (!interrupted && /objects [1-9]\d*\/40/.test(stderr)) {
+      if (!interrupted && new RegExp(`objects [1-9]\\d*/${files}`).test(stderr)) {
         interrupted = true;
         child.kill('SIGINT');
       }
@@ -112,7 +116,7 @@ describe('chunker sync', () => {
     const stored = (await listStore(target)).size;
     expect(stored).toBeGreaterThan(0);
     expect(stored).toBeLessThan(names.length);
-    const rerun = await runStoreCli(target, ['sync', many, target.url, '--state-dir', stateDir]);
+    const rerun = await runStoreCli(target, ['sync', tree, target.url, '--state-dir', stateDir]);
     expect(rerun.status, rerun.stderr).toBe(0);
     expect(parseSyncSummary(rerun.stderr)).toMatchObject({ uploaded: names.length - stored, skipped: stored, resumed: stored });
     expect([...(await listStore(target)).keys()].sort()).toEqual([...names].sort());

@@ -9,6 +9,11 @@
  *
  * A dead connection or channel leaves the pool as soon as ssh2 reports it; the next
  * operation opens a fresh one, which is how the store reconnects after a server restart.
+ *
+ * `warmUp` opens the first connection and channel before any operation needs them (an
+ * SSH handshake and login take about 0.1 s), so that the caller's own work meanwhile —
+ * listing what to upload — hides it. The first operation to arrive while it is still
+ * being opened takes that channel, and fails with its error if opening fails.
  */
 import { storeError } from '../backend.js';
 import type { SftpChannel } from './channel.js';
@@ -32,6 +37,8 @@ export class SftpPool {
   private readonly slots = new Set<ConnectionSlot>();
   private readonly channels = new Map<SftpChannel, ConnectionSlot>();
   private readonly opening = new Set<Promise<SftpChannel>>();
+  /** The channel `warmUp` is opening, until an operation takes it or it settles. */
+  private warming: Promise<SftpChannel> | undefined;
   private closed = false;
 
   constructor(
@@ -61,6 +68,18 @@ export class SftpPool {
     }
   }
 
+  /** Starts opening the first connection and channel in the background (see the module doc). */
+  warmUp(): void {
+    if (this.closed || this.slots.size > 0 || this.warming !== undefined) return;
+    const warming = this.openChannel(this.connect());
+    this.warming = warming;
+    const settled = () => {
+      if (this.warming === warming) this.warming = undefined;
+    };
+    // Nobody may be waiting for it: its failure is reported to the operation that takes it, if any.
+    warming.then(settled, settled);
+  }
+
   /** Closes every connection; later operations fail with `store_closed`. */
   async close(): Promise<void> {
     this.closed = true;
@@ -70,6 +89,11 @@ export class SftpPool {
   }
 
   private async acquire(): Promise<SftpChannel> {
+    const warming = this.warming;
+    if (warming !== undefined) {
+      this.warming = undefined;
+      return warming;
+    }
     for (;;) {
       if (this.closed) throw storeError('store_closed', `${this.settings.location} is closed`);
       let best: SftpChannel | undefined;
