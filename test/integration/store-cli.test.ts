@@ -130,5 +130,12 @@ describe('chunker sync', () => {
     const missing = await runStoreCli(target, ['sync', join(work, 'no-such-dir'), target.url, '--state-dir', join(work, 'unused-state')]);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/^chunker: not_found: /);
+    // A bad command line is reported before anything the store would say.
+    const both = await runStoreCli(target, ['sync', source, 'gopher://example/x', '--transfers', '0']);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/^chunker: usage: --transfers must be at least 1/);
+    const scheme = await runStoreCli(target, ['sync', source, 'gopher://example/x', '--state-dir', join(work, 'unused-state')]);
+    expect(scheme.status).toBe(1);
+    expect(scheme.stderr).toMatch(/^chunker: store_config: /);
   });
 });

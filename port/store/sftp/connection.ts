@@ -111,6 +111,9 @@ export class SshConnection {
     if (settings.privateKey !== undefined) config.privateKey = settings.privateKey;
     if (settings.passphrase !== undefined) config.passphrase = settings.passphrase;
     if (settings.agent !== undefined) config.agent = settings.agent;
+    // Only the methods there are credentials for: ssh2 would first try 'none', a round
+    // trip of every login that no server taking keys accepts.
+    config.authHandler = [...(settings.privateKey === undefined ? [] : ['publickey' as const]), ...(settings.agent === undefined ? [] : ['agent' as const])];
     // ssh2 takes over a socket that is connecting: it waits for 'connect' and owns it from there.
     const socket = connectBatchingSocket(settings.host, settings.port);
     config.sock = socket;
