@@ -8,7 +8,14 @@
  * - A run is one process under /usr/bin/time (store-runs.ts): wall time from spawn to exit,
  *   which includes process start, connecting, the existence check against the empty
  *   destination (both tools list it), the uploads and our verification; peak RSS of the
- *   process. Every run gets a fresh destination, removed afterwards.
+ *   process. Every run gets a fresh destination; all of a server's destinations are
+ *   removed once its runs are done, not after each run: removing a run's thousands of
+ *   files made the next run's file creation on the server slower for minutes (ext4
+ *   without a journal, as on the benchmark machine, skips inodes freed in the last
+ *   minutes when allocating, reading each one's inode to tell: SFTP runs after a removal
+ *   took up to 1.8 times as long as the first run of the section, whichever tool ran),
+ *   which turned the order of runs into a large part of the figures. The destinations of
+ *   one server (about 2.5 GB) wait on disk until then.
  * - Reps interleave the tools (the order flips every rep) and each figure is the median
  *   of its reps, so a burst of other load on this shared machine hits both sides alike.
  * - The first rep of every tool is checked (store-check.ts): the destination must list
@@ -228,6 +235,7 @@ async function measureTarget(
     return figure;
   };
   let runNumber = 0;
+  const destinations: string[] = [];
   const runOnce = async (tool: Tool, set: ObjectSetName, objects: ObjectSet, subsetRun: boolean, rep: number): Promise<void> => {
     const figure = figureFor(tool, set, objects, subsetRun);
     if (figure.error !== null) return;
@@ -248,20 +256,25 @@ async function measureTarget(
         if (figure.checkError !== null) options.onStep(`store: CHECK FAILED: ${figure.checkError}`);
       }
     } finally {
-      target.clear(prefix);
+      destinations.push(prefix);
     }
   };
 
   const compared = tools.filter((tool) => !tool.subsetOnly);
-  for (let rep = 0; rep < options.reps; rep++) {
-    for (const set of SET_NAMES) {
-      const order = rep % 2 === 0 ? compared : [...compared].reverse();
-      for (const tool of order) await runOnce(tool, set, sets[set], false, rep);
+  try {
+    for (let rep = 0; rep < options.reps; rep++) {
+      for (const set of SET_NAMES) {
+        const order = rep % 2 === 0 ? compared : [...compared].reverse();
+        for (const tool of order) await runOnce(tool, set, sets[set], false, rep);
+      }
     }
-  }
-  for (const tool of tools.filter((candidate) => candidate.subsetOnly)) {
-    await runOnce(tool, 'small', subset, true, 0);
-    await runOnce(tool, 'large', sets.large, false, 0);
+    for (const tool of tools.filter((candidate) => candidate.subsetOnly)) {
+      await runOnce(tool, 'small', subset, true, 0);
+      await runOnce(tool, 'large', sets.large, false, 0);
+    }
+  } finally {
+    // Only now: see the module doc.
+    for (const prefix of destinations) target.clear(prefix);
   }
   const result = [...figures.values()];
   for (const figure of result) settle(figure);
