@@ -34,6 +34,9 @@ describe('openFileSource', () => {
     expect(source.size).toBe(bytes.length);
     const tail = await source.read(READ_WHOLE_MAX_BYTES, 4096);
     expect(Buffer.from(tail).equals(Buffer.from(bytes.subarray(READ_WHOLE_MAX_BYTES)))).toBe(true);
+    // A range larger than a small file is read asynchronously, a smaller one synchronously: same bytes.
+    expect(Buffer.from(await source.read(0, bytes.length)).equals(Buffer.from(bytes))).toBe(true);
+    expect(Buffer.from(await source.read(1000, READ_WHOLE_MAX_BYTES)).equals(Buffer.from(bytes.subarray(1000, 1000 + READ_WHOLE_MAX_BYTES)))).toBe(true);
     truncateSync(path, 1000);
     await expect(source.read(0, 2000)).rejects.toThrow(/shrank/);
     await source.close();
