@@ -7,15 +7,14 @@
  *
  * Why a worker: V8 fixes the most new space a heap may grow to when it creates the
  * isolate, and by default lets it grow to 16 MiB semi-spaces (module loading keeps enough
- * alive to get there early; a steady allocator never shrinks it back). The upload engine's
- * live heap is small (about 8 MiB), so the free old-generation space after a full GC is
- * no larger than that new space, and V8 then starts the next incremental marking as soon
- * as the last one has finished (its "soft limit" when old-generation slack ≤ new space
- * capacity). Uploading 2000 small objects ran 30–40 back-to-back full GCs, which with the
- * garbage they left waiting (30+ MiB of packet and file buffers, cold in cache, faulted
- * in anew) cost a quarter of the process's CPU. A running isolate's heap cannot be
- * resized, a worker's can (`resourceLimits`): with 2 MiB semi-spaces the same upload ran
- * no full GC and took 20–35% less CPU.
+ * alive to get there early; a steady allocator never shrinks it back). With that new
+ * space and the upload engine's small live heap (about 8 MiB), V8 kept a full GC going
+ * nearly all the time: uploading 2000 small objects ran 30–40 of them back to back
+ * (--trace-gc: incremental marking started again as soon as one finished), which with the
+ * garbage they left waiting (30+ MiB of packet and file buffers, cold in cache, faulted in
+ * anew) cost a quarter of the process's CPU. A running isolate's heap cannot be resized
+ * (v8.setFlagsFromString is too late for it), a worker's can (`resourceLimits`): with
+ * 2 MiB semi-spaces the same upload ran one full GC and took 20–35% less CPU.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { ChunkerError } from '../errors.js';
@@ -23,8 +22,8 @@ import { UsageError } from './args.js';
 
 /**
  * Young generation of the worker: V8 splits it into two semi-spaces and a large-object
- * space of equal size, so 6 MiB gives 2 MiB semi-spaces. 1 and 4 MiB semi-spaces measured
- * alike; 8 MiB brought the back-to-back full GCs back.
+ * space of equal size, so 6 MiB gives 2 MiB semi-spaces. 1 MiB semi-spaces measured alike;
+ * with 3–4 MiB the same upload ran 7–28 full GCs, with 8 MiB as many as by default.
  */
 export const WORKER_YOUNG_GENERATION_MB = 6;
 
