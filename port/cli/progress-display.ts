@@ -18,7 +18,7 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${IEC_UNITS[unit]}`;
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${IEC_UNITS[unit]}`;
 }
 
 /** `3725` → `1h02m`, `125` → `2m05s`, `7.2` → `7s`. */

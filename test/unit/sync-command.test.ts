@@ -112,6 +112,8 @@ describe('progress display', () => {
   it('formats sizes, durations and a status line', () => {
     expect(formatBytes(0)).toBe('0 B');
     expect(formatBytes(1536)).toBe('1.5 KiB');
+    // A rate below 1 KiB/s is a fraction of bytes: whole bytes are what a reader wants.
+    expect(formatBytes(291.09304760157204)).toBe('291 B');
     expect(formatBytes(5 * 1024 ** 3)).toBe('5.0 GiB');
     expect(formatDuration(7.2)).toBe('7s');
     expect(formatDuration(125)).toBe('2m05s');
