@@ -12,7 +12,7 @@
  *   through the pool, and while the BEAM hashes the same bytes with :crypto.hash/2.
  * - the same probe once more with a pool that leaves a core to the BEAM (README, "Keeping
  *   the BEAM responsive"): one port fewer than the cores, no hashing helper threads, and
- *   the BEAM's schedulers not busy-waiting (HEADROOM_ERL_FLAGS).
+ *   the BEAM's schedulers not busy-waiting (headroomErlFlags).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -34,9 +34,11 @@ export const FEED_PIECE_BYTES = 4 * MIB;
  * program scanning and hashing on its one thread, and schedulers that sleep at once when
  * out of work instead of spinning on a core the ports need.
  */
+export const HEADROOM_VM_FLAGS = '+sbwt none +sbwtdcpu none +sbwtdio none';
+
 export function headroomErlFlags(cores: number): string {
   const ports = Math.max(1, cores - 1);
-  return `-chunker pool_size ${ports} -chunker hash_threads 0 +sbwt none +sbwtdcpu none +sbwtdio none`;
+  return `-chunker pool_size ${ports} -chunker hash_threads 0 ${HEADROOM_VM_FLAGS}`;
 }
 
 export interface LatencyFigure {
@@ -58,11 +60,19 @@ export interface ElixirFigures {
   chunkFile: { elixirMBps: number; typescriptMBps: number; ratio: number } | null;
   latency: { idle: LatencyFigure; ingest: LatencyFigure; crypto: LatencyFigure } | null;
   /** The probe with a pool that leaves a core to the BEAM; null when that run failed. */
-  headroom: { erlFlags: string; poolSize: number; idle: LatencyFigure; ingest: LatencyFigure } | null;
+  headroom: {
+    erlFlags: string;
+    poolSize: number;
+    /** Hash helper threads of all its ports, as they reported them (the environment can override the setting). */
+    hashThreads: number;
+    idle: LatencyFigure;
+    ingest: LatencyFigure;
+  } | null;
 }
 
 interface LatencyScriptResult {
   pool_size: number;
+  hash_threads: number;
   bytes: number;
   latency: { idle: LatencyFigure; ingest: LatencyFigure };
 }
@@ -139,7 +149,7 @@ export function measureElixir(files: readonly string[], passes: number, pieceBuf
   let headroom: ElixirFigures['headroom'] = null;
   try {
     const run = runScript<LatencyScriptResult>(files, ['--latency-only'], erlFlags);
-    if (run.bytes === bytes) headroom = { erlFlags, poolSize: run.pool_size, ...run.latency };
+    if (run.bytes === bytes) headroom = { erlFlags, poolSize: run.pool_size, hashThreads: run.hash_threads, ...run.latency };
   } catch (error) {
     process.stderr.write(`  elixir: the headroom latency run failed: ${(error as Error).message}\n`);
   }

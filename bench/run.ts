@@ -24,7 +24,7 @@ import { Progress } from './progress.js';
 import { packageRoot, ratio, renderTable, writeJson, type Row } from './report.js';
 import { measureThroughput, throughputVariants, type ThroughputFigure, type ThroughputGroup } from './throughput.js';
 import { busyShare } from './machine.js';
-import { FEED_PIECE_BYTES, measureElixir, type ElixirFigures, type LatencyFigure } from './elixir-section.js';
+import { FEED_PIECE_BYTES, HEADROOM_VM_FLAGS, measureElixir, type ElixirFigures, type LatencyFigure } from './elixir-section.js';
 import { measureCompression, PIECE_BYTES as COMPRESSION_PIECE_BYTES, ZSTD_LEVEL, type CompressionFigures } from './compression-section.js';
 import { measureStore, type StoreFigures } from './store-section.js';
 import { renderStore, storeTargets } from './store-report.js';
@@ -468,8 +468,11 @@ function printSummary(summary: Summary): void {
           ...(elixir.headroom === null
             ? []
             : [
-                latencyRow(`idle, BEAM with ${elixir.headroom.erlFlags.slice(elixir.headroom.erlFlags.indexOf('+sbwt'))}`, elixir.headroom.idle),
-                latencyRow(`ingesting, pool leaving a core (${elixir.headroom.poolSize} sessions, no hash helpers)`, elixir.headroom.ingest),
+                latencyRow(`idle, BEAM with ${HEADROOM_VM_FLAGS}`, elixir.headroom.idle),
+                latencyRow(
+                  `ingesting, pool leaving a core (${elixir.headroom.poolSize} sessions, ${elixir.headroom.hashThreads === 0 ? 'no' : elixir.headroom.hashThreads} hash helpers)`,
+                  elixir.headroom.ingest,
+                ),
               ]),
         ],
       ),

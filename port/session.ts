@@ -5,8 +5,8 @@
  * Every request does a bounded amount of work: the engine is driven in slices that the
  * registry's SlicePacer sizes from the measured scan rate, and between slices the request
  * stops once its budget's bytes are scanned or its milliseconds have passed, replying
- * `more: true`; `continue` resumes. A session's
- * state is only replaced when an engine call returns, so a failing call leaves it intact.
+ * `more: true`; `continue` resumes. A session's state is only replaced when an engine
+ * call returns, so a failing call leaves it intact.
  *
  * Two options change what a session does with its stream (spec §4 `open`):
  * - `compress`: each chunk is compressed as it becomes final (compressChunkAdaptive), and
