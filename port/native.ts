@@ -55,6 +55,25 @@ export interface NativeAddon {
   mapSharedFile(path: string, bytes: number): ArrayBuffer;
   /** Compression (native/addon/codecs.cc); use port/engine/compression.ts rather than this. */
   codecs: NativeCodecs;
+  /** One upload's digests (native/core/upload_digest.h); one per object, parts in order. */
+  UploadDigest: new () => NativeUploadDigest;
+}
+
+/** The digests of one part of an upload. */
+export interface NativeUploadPartDigests {
+  md5: Buffer;
+  sha256: Buffer;
+}
+
+/**
+ * Digests an object's parts in order on the libuv pool, and the whole object's MD5 along
+ * the way. A call while the previous `part` is unsettled, or after `objectMd5`, throws
+ * an Error with `code` 'invalid_state'.
+ */
+export interface NativeUploadDigest {
+  part(bytes: Uint8Array): Promise<NativeUploadPartDigests>;
+  /** The MD5 of every part given; ends the object. */
+  objectMd5(): Buffer;
 }
 
 /** Codec ids shared with native/core/codec.h (`codec_id`). */

@@ -22,6 +22,7 @@ extern "C" {
 }
 
 #include "codecs.h"
+#include "upload_digests.h"
 
 namespace {
 
@@ -355,6 +356,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("mapSharedFile", Napi::Function::New(env, MapSharedFile));
   chunker::RegisterCodecs(env, exports);
+  chunker::RegisterUploadDigests(env, exports);
   return exports;
 }
 
