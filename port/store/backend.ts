@@ -63,10 +63,16 @@ export interface ByteRange {
  * The bytes of an object to be written, readable more than once and at any offset, so
  * that a retried or multipart `put` can re-read what it needs without holding the whole
  * object in memory. `read` returns exactly `length` bytes for ranges inside `size`.
+ *
+ * `into`, when given, is a buffer of at least `length` bytes that the caller no longer
+ * needs: a source may read into it and return a view of it, so a caller cycling through
+ * a few part buffers does not allocate one per part (8 MiB allocations are what made the
+ * S3 multipart upload's event loop spend a third of its time collecting garbage). A
+ * source may also ignore it and return other bytes.
  */
 export interface ObjectSource {
   readonly size: number;
-  read(offset: number, length: number): Promise<Uint8Array>;
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
 }
 
 /** Options every operation accepts. */

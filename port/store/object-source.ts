@@ -71,10 +71,10 @@ export async function openFileSource(path: string): Promise<FileSource> {
     const { size } = await handle.stat();
     return {
       size,
-      async read(offset, length) {
+      async read(offset, length, into) {
         checkRange(offset, length, size);
         // Not zero-filled: every byte is read into it before it is returned, or it is dropped.
-        const buffer = Buffer.allocUnsafe(length);
+        const buffer = into !== undefined && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
         // A piece no larger than a small file is read synchronously too, for the same reason
         // (SFTP asks for 255 KiB pieces: reading 161 MB that way took 38 ms of CPU, against
         // 65-110 ms through the thread pool); a larger one (an S3 part) is read asynchronously.

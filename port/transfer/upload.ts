@@ -157,8 +157,8 @@ function checkObjects(objects: readonly UploadObject[]): void {
 function trackedSource(source: ObjectSource, progress: ObjectProgress): ObjectSource {
   return {
     size: source.size,
-    async read(offset, length) {
-      const bytes = await source.read(offset, length);
+    async read(offset, length, into) {
+      const bytes = await source.read(offset, length, into);
       progress.read(offset + bytes.length);
       return bytes;
     },

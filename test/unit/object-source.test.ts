@@ -42,6 +42,23 @@ describe('openFileSource', () => {
     await source.close();
   });
 
+  it('reads into a buffer it is handed when that is large enough, else into a new one', async () => {
+    const path = join(work, 'into');
+    const bytes = seededBytes(READ_WHOLE_MAX_BYTES * 2, 4);
+    writeFileSync(path, bytes);
+    const source = await openFileSource(path);
+    const room = Buffer.alloc(READ_WHOLE_MAX_BYTES + 10);
+    const piece = await source.read(5, READ_WHOLE_MAX_BYTES + 1, room);
+    expect(piece.buffer).toBe(room.buffer);
+    expect(piece.byteOffset).toBe(room.byteOffset);
+    expect(Buffer.from(piece).equals(Buffer.from(bytes.subarray(5, READ_WHOLE_MAX_BYTES + 6)))).toBe(true);
+    const tooSmall = Buffer.alloc(16);
+    const whole = await source.read(0, bytes.length, tooSmall);
+    expect(whole.buffer).not.toBe(tooSmall.buffer);
+    expect(Buffer.from(whole).equals(Buffer.from(bytes))).toBe(true);
+    await source.close();
+  });
+
   it('reads an empty file', async () => {
     const path = join(work, 'empty');
     writeFileSync(path, '');

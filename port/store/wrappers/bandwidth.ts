@@ -96,9 +96,9 @@ export class TokenBucket {
 export function throttledSource(source: ObjectSource, bucket: TokenBucket, signal?: AbortSignal): ObjectSource {
   return {
     size: source.size,
-    async read(offset, length) {
+    async read(offset, length, into) {
       await bucket.take(length, signal);
-      return source.read(offset, length);
+      return source.read(offset, length, into);
     },
   };
 }
