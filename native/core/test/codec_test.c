@@ -8,28 +8,7 @@
 #include <string.h>
 
 #include "../codec_internal.h"
-
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond, ...)                      \
-  do {                                        \
-    checks++;                                 \
-    if (!(cond)) {                            \
-      failures++;                             \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);           \
-      fputc('\n', stderr);                    \
-    }                                         \
-  } while (0)
-
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-static uint32_t next_random(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (uint32_t)(rng >> 11);
-}
+#include "check.h"
 
 /* Runs of repeated bytes mixed with noise: compressible, not trivially. */
 static void fill(uint8_t *out, size_t len) {
@@ -202,7 +181,5 @@ int main(void) {
   check_dictionaries(context);
   check_reuse(context);
   codec_context_free(context);
-  printf("codec_test: %d checks, %d failures\n", checks, failures);
-  if (failures == 0) printf("codec_test: OK\n");
-  return failures == 0 ? 0 : 1;
+  return check_summary("codec_test");
 }

@@ -10,28 +10,7 @@
 
 #include "../md5_pair.h"
 #include "../upload_digest.h"
-
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    checks++;                                              \
-    if (!(cond)) {                                         \
-      failures++;                                          \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                        \
-      fputc('\n', stderr);                                 \
-    }                                                      \
-  } while (0)
-
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-static uint32_t next_random(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (uint32_t)(rng >> 32);
-}
+#include "check.h"
 
 static void reference(const EVP_MD *md, const uint8_t *data, size_t len, uint8_t *out) {
   unsigned written = 0;
@@ -117,10 +96,5 @@ int main(void) {
   }
 
   free(data);
-  if (failures > 0) {
-    fprintf(stderr, "md5_pair_test: %d of %d checks failed\n", failures, checks);
-    return 1;
-  }
-  printf("md5_pair_test: OK (%d checks)\n", checks);
-  return 0;
+  return check_summary("md5_pair_test");
 }
