@@ -7,8 +7,9 @@
  * Parts are read from the source in order, each only when an upload slot is free, so at
  * most `partConcurrency` parts (× partBytes) are in memory. Each part's MD5 (Content-MD5),
  * its SHA-256 (the signed payload hash) and the whole object's MD5 (for checking the final
- * ETag) come from one native pass over the part on the libuv pool: done on the event loop,
- * 30 ms of hashing per 8 MiB part held up the sockets of every other upload in flight.
+ * ETag) come from one native pass over the part on the libuv pool (UploadDigest). As three
+ * node:crypto passes they cost a third of the client's CPU on large objects, CPU that a
+ * server on the same machine was short of.
  */
 import {
   AbortMultipartUploadCommand,
