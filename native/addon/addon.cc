@@ -22,6 +22,7 @@ extern "C" {
 }
 
 #include "codecs.h"
+#include "js_errors.h"
 #include "upload_digests.h"
 
 namespace {
@@ -38,11 +39,8 @@ struct AddonState {
   }
 };
 
-Napi::Error MakeError(Napi::Env env, const char *code, const std::string &message) {
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", Napi::String::New(env, code));
-  return error;
-}
+using chunker::IsUint8Array;
+using chunker::MakeError;
 
 void ThrowError(Napi::Env env, const char *code, const std::string &message) {
   MakeError(env, code, message).ThrowAsJavaScriptException();
@@ -63,8 +61,7 @@ bool GetUint(const Napi::CallbackInfo &info, size_t index, const char *name, dou
 }
 
 bool GetBytes(const Napi::CallbackInfo &info, size_t index, const char *name, const uint8_t **data, size_t *len) {
-  if (index >= info.Length() || !info[index].IsTypedArray() ||
-      info[index].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+  if (index >= info.Length() || !IsUint8Array(info[index])) {
     ThrowError(info.Env(), "invalid_argument", std::string("Expected a Uint8Array for ") + name);
     return false;
   }

@@ -6,6 +6,7 @@
 // JS thread for synchronous calls, each pool thread for asynchronous ones. Contexts are
 // therefore reused across calls and never shared between threads.
 #include "codecs.h"
+#include "js_errors.h"
 
 #include <bzlib.h>
 #include <lz4.h>
@@ -42,12 +43,6 @@ class ThreadContext {
 
 thread_local ThreadContext thread_context;
 
-Napi::Error MakeError(Napi::Env env, const char *code, const std::string &message) {
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", Napi::String::New(env, code));
-  return error;
-}
-
 Napi::Error CodecError(Napi::Env env, const codec_error &error) {
   return MakeError(env, codec_status_code(error.status), error.message);
 }
@@ -77,8 +72,7 @@ bool GetCodec(const Napi::CallbackInfo &info, size_t index, bool allow_auto, cod
 }
 
 bool GetBytes(const Napi::CallbackInfo &info, size_t index, const char *name, Napi::Uint8Array *out) {
-  if (index >= info.Length() || !info[index].IsTypedArray() ||
-      info[index].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+  if (index >= info.Length() || !IsUint8Array(info[index])) {
     return Fail(info.Env(), "invalid_argument", std::string("Expected a Uint8Array for ") + name);
   }
   *out = info[index].As<Napi::Uint8Array>();

@@ -3,6 +3,8 @@
 // SHA-256, and whose `objectMd5()` ends the object with the MD5 of all its parts.
 #include "upload_digests.h"
 
+#include "js_errors.h"
+
 #include <string>
 
 extern "C" {
@@ -11,12 +13,6 @@ extern "C" {
 
 namespace chunker {
 namespace {
-
-Napi::Error DigestError(Napi::Env env, const char *code, const std::string &message) {
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", Napi::String::New(env, code));
-  return error;
-}
 
 class UploadDigest : public Napi::ObjectWrap<UploadDigest> {
  public:
@@ -28,7 +24,7 @@ class UploadDigest : public Napi::ObjectWrap<UploadDigest> {
   explicit UploadDigest(const Napi::CallbackInfo &info) : Napi::ObjectWrap<UploadDigest>(info) {
     digest_ = upload_digest_new();
     if (digest_ == nullptr) {
-      DigestError(info.Env(), "native_init_failed", "out of memory, or libcrypto provides no SHA-256").ThrowAsJavaScriptException();
+      MakeError(info.Env(), "native_init_failed", "out of memory, or libcrypto provides no SHA-256").ThrowAsJavaScriptException();
     }
   }
 
@@ -47,7 +43,7 @@ class UploadDigest : public Napi::ObjectWrap<UploadDigest> {
                           : ended_           ? "already ended with objectMd5()"
                                              : nullptr;
     if (problem == nullptr) return true;
-    DigestError(env, "invalid_state", std::string("UploadDigest.") + what + ": the upload " + problem)
+    MakeError(env, "invalid_state", std::string("UploadDigest.") + what + ": the upload " + problem)
         .ThrowAsJavaScriptException();
     return false;
   }
@@ -90,7 +86,7 @@ class PartWorker : public Napi::AsyncWorker {
 
   void OnError(const Napi::Error &error) override {
     owner_->set_busy(false);
-    deferred_.Reject(DigestError(Env(), "digest_failed", error.Message()).Value());
+    deferred_.Reject(MakeError(Env(), "digest_failed", error.Message()).Value());
   }
 
  private:
@@ -106,8 +102,8 @@ class PartWorker : public Napi::AsyncWorker {
 
 Napi::Value UploadDigest::Part(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    DigestError(env, "invalid_argument", "UploadDigest.part: expected a Uint8Array").ThrowAsJavaScriptException();
+  if (info.Length() < 1 || !IsUint8Array(info[0])) {
+    MakeError(env, "invalid_argument", "UploadDigest.part: expected a Uint8Array").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   if (!Usable(env, "part")) return env.Undefined();
@@ -123,10 +119,7 @@ Napi::Value UploadDigest::ObjectMd5(const Napi::CallbackInfo &info) {
   if (!Usable(env, "objectMd5")) return env.Undefined();
   ended_ = true;
   uint8_t md5[UPLOAD_MD5_BYTES];
-  if (upload_digest_object_md5(digest_, md5) != 0) {
-    DigestError(env, "digest_failed", "libcrypto failed to finish the object's MD5").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  upload_digest_object_md5(digest_, md5);
   return Napi::Buffer<uint8_t>::Copy(env, md5, UPLOAD_MD5_BYTES);
 }
 

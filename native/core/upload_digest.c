@@ -54,7 +54,6 @@ int upload_digest_part(upload_digest *digest, const uint8_t *data, size_t len, u
   return sha256_len == UPLOAD_SHA256_BYTES ? 0 : -1;
 }
 
-int upload_digest_object_md5(upload_digest *digest, uint8_t md5_out[UPLOAD_MD5_BYTES]) {
+void upload_digest_object_md5(upload_digest *digest, uint8_t md5_out[UPLOAD_MD5_BYTES]) {
   md5_stream_final(&digest->object_md5, md5_out);
-  return 0;
 }

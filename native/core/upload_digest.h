@@ -36,7 +36,7 @@ int upload_digest_part(upload_digest *digest, const uint8_t *data, size_t len, u
                        uint8_t sha256_out[UPLOAD_SHA256_BYTES]);
 
 /* The whole object's MD5 over every part given so far; ends the object (call once). */
-int upload_digest_object_md5(upload_digest *digest, uint8_t md5_out[UPLOAD_MD5_BYTES]);
+void upload_digest_object_md5(upload_digest *digest, uint8_t md5_out[UPLOAD_MD5_BYTES]);
 
 #ifdef __cplusplus
 }

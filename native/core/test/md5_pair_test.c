@@ -89,7 +89,7 @@ int main(void) {
       CHECK(memcmp(sha256, want, 32) == 0, "part SHA-256 at %zu (+%zu)", offset, part);
       offset += part;
     }
-    CHECK(upload_digest_object_md5(digest, got) == 0, "upload_digest_object_md5");
+    upload_digest_object_md5(digest, got);
     reference(EVP_md5(), data, total, want);
     CHECK(memcmp(got, want, 16) == 0, "object MD5 of %zu bytes", total);
     upload_digest_free(digest);
