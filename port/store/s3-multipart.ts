@@ -11,18 +11,12 @@
  * node:crypto passes they cost a third of the client's CPU on large objects, CPU that a
  * server on the same machine was short of.
  */
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  UploadPartCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
 import { native } from '../native.js';
 import { storeError, type ObjectSource } from './backend.js';
 import { partBytesFor } from './s3-config.js';
 import { throwIfAborted } from './abort.js';
 import { translateS3Error } from './s3-errors.js';
+import { header, s3Request, S3ResponseError, xmlEscape, xmlText, type S3Connection } from './s3-http.js';
 import { multipartETagMismatch, objectETagMismatch } from './s3-integrity.js';
 
 /**
@@ -32,8 +26,7 @@ import { multipartETagMismatch, objectETagMismatch } from './s3-integrity.js';
 export const ABORT_UPLOAD_TIMEOUT_MS = 15_000;
 
 export interface MultipartRequest {
-  readonly client: S3Client;
-  readonly bucket: string;
+  readonly connection: S3Connection;
   readonly key: string;
   /** Names the operation in error messages. */
   readonly what: string;
@@ -45,36 +38,43 @@ export interface MultipartRequest {
   readonly discardObject: () => Promise<void>;
 }
 
+/** The CompleteMultipartUpload document: every part's number and ETag, in order. */
+export function completeDocument(etags: readonly string[]): string {
+  const parts = etags.map((etag, index) => `<Part><PartNumber>${index + 1}</PartNumber><ETag>${xmlEscape(etag)}</ETag></Part>`);
+  return `<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${parts.join('')}</CompleteMultipartUpload>`;
+}
+
 /**
- * Hands the SDK's signer the part's SHA-256 as `x-amz-content-sha256`: the signer signs a
- * payload hash it finds there instead of hashing the body again on the event loop.
+ * The ETag of a CompleteMultipartUpload reply. S3 may answer 200 and still fail: the
+ * status is sent before the parts are assembled, so an error then arrives as an `<Error>`
+ * document in the body.
  */
-function withPayloadHash(command: UploadPartCommand, sha256: Buffer): UploadPartCommand {
-  const hash = sha256.toString('hex');
-  command.middlewareStack.add(
-    (next) => (args) => {
-      const request = args.request as { headers?: Record<string, string> };
-      if (request.headers !== undefined) request.headers['x-amz-content-sha256'] = hash;
-      return next(args);
-    },
-    { step: 'build', name: 'chunkerPartPayloadHash' },
-  );
-  return command;
+function completedETag(body: string): string | undefined {
+  if (/<Error>/.test(body)) {
+    throw new S3ResponseError(500, xmlText(body, 'Code') ?? 'InternalError', xmlText(body, 'Message') ?? 'the server failed to complete the upload');
+  }
+  return xmlText(body, 'ETag');
+}
+
+/** CreateMultipartUpload: the new upload's id. */
+async function createUpload(connection: S3Connection, key: string, what: string, signal: AbortSignal | undefined): Promise<string> {
+  let uploadId: string | undefined;
+  try {
+    uploadId = xmlText((await s3Request(connection, { method: 'POST', key, query: { uploads: '' }, signal })).body, 'UploadId');
+  } catch (error) {
+    throw translateS3Error(error, `${what} (create multipart upload)`, signal);
+  }
+  if (uploadId === undefined || uploadId === '') throw storeError('store_error', `${what}: the server returned no UploadId`);
+  return uploadId;
 }
 
 /** Uploads `request.source` as one multipart upload; see the module comment. */
 export async function uploadMultipart(request: MultipartRequest): Promise<void> {
-  const { client, bucket, key, what, source, signal } = request;
+  const { connection, key, what, source, signal } = request;
   const partSize = partBytesFor(source.size, request.partBytes);
   const partCount = Math.max(1, Math.ceil(source.size / partSize));
 
-  let uploadId: string | undefined;
-  try {
-    ({ UploadId: uploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }), { abortSignal: signal }));
-  } catch (error) {
-    throw translateS3Error(error, `${what} (create multipart upload)`, signal);
-  }
-  if (uploadId === undefined) throw storeError('store_error', `${what}: the server returned no UploadId`);
+  const uploadId = await createUpload(connection, key, what, signal);
 
   // Cancels the parts in flight when one fails or the caller aborts.
   const cancel = new AbortController();
@@ -91,8 +91,16 @@ export async function uploadMultipart(request: MultipartRequest): Promise<void> 
   const uploadPart = async (partNumber: number, bytes: Uint8Array, digest: Buffer, sha256: Buffer): Promise<void> => {
     const partWhat = `${what} (part ${partNumber} of ${partCount})`;
     try {
-      const command = new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.length, ContentMD5: digest.toString('base64') });
-      const response = await client.send(withPayloadHash(command, sha256), { abortSignal: cancel.signal });
+      const reply = await s3Request(connection, {
+        method: 'PUT',
+        key,
+        query: { partNumber: String(partNumber), uploadId },
+        headers: { 'content-md5': digest.toString('base64') },
+        body: bytes,
+        payloadHash: sha256.toString('hex'),
+        signal: cancel.signal,
+      });
+      const response = { ETag: header(reply.headers, 'etag'), ServerSideEncryption: header(reply.headers, 'x-amz-server-side-encryption'), SSECustomerAlgorithm: header(reply.headers, 'x-amz-server-side-encryption-customer-algorithm') };
       const mismatch = objectETagMismatch(response, digest);
       if (mismatch !== null) throw storeError('store_integrity', `${partWhat}: ${mismatch}`);
       if (response.ETag === undefined) throw storeError('store_error', `${partWhat}: the server returned no ETag`);
@@ -124,15 +132,13 @@ export async function uploadMultipart(request: MultipartRequest): Promise<void> 
 
     let completed;
     try {
-      completed = await client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: bucket,
-          Key: key,
-          UploadId: uploadId,
-          MultipartUpload: { Parts: etags.map((ETag, index) => ({ ETag, PartNumber: index + 1 })) },
-        }),
-        { abortSignal: signal },
-      );
+      const document = Buffer.from(completeDocument(etags));
+      const reply = await s3Request(connection, { method: 'POST', key, query: { uploadId }, body: document, signal });
+      completed = {
+        ETag: completedETag(reply.body),
+        ServerSideEncryption: header(reply.headers, 'x-amz-server-side-encryption'),
+        SSECustomerAlgorithm: header(reply.headers, 'x-amz-server-side-encryption-customer-algorithm'),
+      };
     } catch (error) {
       throw translateS3Error(error, `${what} (complete multipart upload)`, signal);
     }
@@ -145,7 +151,7 @@ export async function uploadMultipart(request: MultipartRequest): Promise<void> 
   } catch (error) {
     cancel.abort();
     await Promise.allSettled(inFlight);
-    await abortUpload(client, bucket, key, uploadId);
+    await abortUpload(connection, key, uploadId);
     throw error;
   } finally {
     signal?.removeEventListener('abort', forwardAbort);
@@ -157,11 +163,9 @@ export async function uploadMultipart(request: MultipartRequest): Promise<void> 
  * lifecycle rule for incomplete uploads removes it; it is never visible as an object.
  * Aborting after a successful Complete fails with NoSuchUpload, which is harmless.
  */
-async function abortUpload(client: S3Client, bucket: string, key: string, uploadId: string): Promise<void> {
+async function abortUpload(connection: S3Connection, key: string, uploadId: string): Promise<void> {
   try {
-    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), {
-      abortSignal: AbortSignal.timeout(ABORT_UPLOAD_TIMEOUT_MS),
-    });
+    await s3Request(connection, { method: 'DELETE', key, query: { uploadId }, signal: AbortSignal.timeout(ABORT_UPLOAD_TIMEOUT_MS) });
   } catch {
     // The original failure is what the caller needs to see.
   }

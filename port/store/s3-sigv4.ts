@@ -1,7 +1,7 @@
 /**
  * AWS Signature Version 4 in the header form S3 documents ("Authenticating Requests: Using
  * the Authorization Header"), for the requests the S3 backend sends without the SDK
- * (s3-put-object.ts). Pure: the date is a parameter.
+ * (s3-http.ts). Pure: the date is a parameter.
  *
  * The S3 flavour: the path is URI-encoded once, as sent (other services encode it twice),
  * and `x-amz-content-sha256` carries the payload's SHA-256 and is itself signed.

@@ -3,24 +3,20 @@
  * the options or AWS_ENDPOINT_URL; see s3-config.ts). Objects are keys `prefix + name`.
  *
  * - put: one PutObject with Content-MD5 below the multipart threshold (the source is read
- *   whole first, so a failing source sends nothing; sent without the SDK, see
- *   s3-put-object.ts); a parallel multipart upload at or
- *   above it (s3-multipart.ts), aborted on any failure. S3 publishes an object whole at
- *   the end of either, so no rename is needed and readers never see a prefix.
+ *   whole first, so a failing source sends nothing; s3-put-object.ts); a parallel
+ *   multipart upload at or above it (s3-multipart.ts), aborted on any failure. S3
+ *   publishes an object whole at the end of either, so no rename is needed and readers
+ *   never see a prefix.
+ * - stat: HeadObject. Put and stat are what an upload sends, and go out through
+ *   s3-http.ts without the AWS SDK.
  * - get: GetObject, with a Range header for ranges; whole objects are checked against
- *   their ETag when it is an MD5 (s3-integrity.ts).
- * - stat: HeadObject; delete: DeleteObject; list: ListObjectsV2, page by page.
+ *   their ETag when it is an MD5 (s3-integrity.ts). delete: DeleteObject; list:
+ *   ListObjectsV2, page by page. These go through the SDK, loaded on first use.
  * Errors are translated in s3-errors.ts. HEAD responses have no body, so `stat` cannot
  * tell a missing bucket from a missing object and answers null for both; put, get and
  * list report a missing bucket as store_config.
  */
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { invalidParameter } from '../errors.js';
@@ -29,9 +25,14 @@ import { checkListPrefix, checkObjectName, isObjectName } from './object-name.js
 import { resolveS3Settings, type S3Settings, type S3StoreOptions } from './s3-config.js';
 import { throwIfAborted } from './abort.js';
 import { translateS3Error } from './s3-errors.js';
+import { bucketAddress, header, s3Request, type S3Connection } from './s3-http.js';
 import { md5, objectETagMismatch } from './s3-integrity.js';
 import { uploadMultipart } from './s3-multipart.js';
-import { bucketAddress, putObject, type PutObjectConnection } from './s3-put-object.js';
+import { putObject } from './s3-put-object.js';
+import type { SigningCredentials } from './s3-sigv4.js';
+
+/** The SDK module; imported on first need (it takes about 0.2 s to load). */
+type Sdk = typeof import('@aws-sdk/client-s3');
 
 /** Operations worth running at once against one S3 endpoint (a scheduler hint). */
 export const S3_MAX_CONCURRENCY = 32;
@@ -53,11 +54,12 @@ function httpStatusOf(error: unknown): number | undefined {
 export class S3Backend implements StoreBackend {
   readonly capabilities: StoreCapabilities;
   readonly location: string;
-  private readonly client: S3Client;
+  /** The SDK and its client, once an operation needed them. */
+  private sdk: Promise<{ readonly module: Sdk; readonly client: S3Client }> | undefined;
   private readonly httpAgent: HttpAgent;
   private readonly httpsAgent: HttpsAgent;
-  /** Single-request puts bypass the SDK (s3-put-object.ts). */
-  private readonly putConnection: PutObjectConnection;
+  /** Puts and stats bypass the SDK (s3-http.ts). */
+  private readonly connection: S3Connection;
   private closed = false;
 
   constructor(
@@ -74,29 +76,42 @@ export class S3Backend implements StoreBackend {
     const agentOptions = { keepAlive: true, maxSockets: settings.maxSockets, timeout: IDLE_SOCKET_TIMEOUT_MS };
     this.httpAgent = new HttpAgent(agentOptions);
     this.httpsAgent = new HttpsAgent(agentOptions);
-    this.client = new S3Client({
-      region: settings.region,
-      ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
-      forcePathStyle: settings.forcePathStyle,
-      ...(settings.credentials === undefined ? {} : { credentials: settings.credentials }),
-      // Retrying is the retry wrapper's job (it knows the budget and backs off with
-      // jitter); SDK retries underneath would multiply attempts and hide failures from it.
-      maxAttempts: 1,
-      // Integrity is Content-MD5 plus ETag checks (s3-integrity.ts). The SDK's default
-      // CRC checksums use aws-chunked uploads that many S3-compatible servers reject.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { httpAgent: this.httpAgent, httpsAgent: this.httpsAgent, connectionTimeout: CONNECT_TIMEOUT_MS },
-    });
     const address = bucketAddress(settings);
-    this.putConnection = {
+    const given = settings.credentials;
+    this.connection = {
       address,
       region: settings.region,
-      // The SDK's provider: the same credential chain, memoized and refreshed by the SDK.
-      credentials: () => this.client.config.credentials(),
+      // Credentials from the options or the environment as given; otherwise the SDK's
+      // provider: its whole chain (files, SSO, instance roles), memoized and refreshed.
+      credentials: given === undefined ? async () => (await this.sdkClient()).client.config.credentials() : async (): Promise<SigningCredentials> => given,
       agent: address.protocol === 'http:' ? this.httpAgent : this.httpsAgent,
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
     };
+  }
+
+  /** Loads the SDK and makes its client, once. */
+  private sdkClient(): Promise<{ readonly module: Sdk; readonly client: S3Client }> {
+    this.sdk ??= import('@aws-sdk/client-s3').then((module) => {
+      const { settings } = this;
+      const client = new module.S3Client({
+        region: settings.region,
+        ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
+        forcePathStyle: settings.forcePathStyle,
+        ...(settings.credentials === undefined ? {} : { credentials: settings.credentials }),
+        // Retrying is the retry wrapper's job (it knows the budget and backs off with
+        // jitter); SDK retries underneath would multiply attempts and hide failures from it.
+        maxAttempts: 1,
+        // Integrity is Content-MD5 plus ETag checks (s3-integrity.ts). The SDK's default
+        // CRC checksums use aws-chunked uploads that many S3-compatible servers reject.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        requestHandler: { httpAgent: this.httpAgent, httpsAgent: this.httpsAgent, connectionTimeout: CONNECT_TIMEOUT_MS },
+      });
+      // close() may have run while the module loaded.
+      if (this.closed) client.destroy();
+      return { module, client };
+    });
+    return this.sdk;
   }
 
   async stat(name: string, options?: OperationOptions): Promise<ObjectInfo | null> {
@@ -105,8 +120,8 @@ export class S3Backend implements StoreBackend {
     const signal = options?.signal;
     throwIfAborted(signal, this.what('stat', name));
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }), { abortSignal: signal });
-      return { name, size: head.ContentLength ?? 0 };
+      const reply = await s3Request(this.connection, { method: 'HEAD', key, signal });
+      return { name, size: Number(header(reply.headers, 'content-length') ?? 0) };
     } catch (error) {
       const translated = translateS3Error(error, this.what('stat', name), signal);
       if (translated.code === 'not_found') return null;
@@ -129,7 +144,8 @@ export class S3Backend implements StoreBackend {
     const rangeHeader = range === undefined ? undefined : `bytes=${range.offset}-${range.offset + range.length - 1}`;
     let response;
     try {
-      response = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: key, Range: rangeHeader }), { abortSignal: signal });
+      const { module, client } = await this.sdkClient();
+      response = await client.send(new module.GetObjectCommand({ Bucket: this.settings.bucket, Key: key, Range: rangeHeader }), { abortSignal: signal });
     } catch (error) {
       // 416: the range starts at or past the end; the contract answers that with no bytes.
       if (range !== undefined && httpStatusOf(error) === 416) return new Uint8Array(0);
@@ -160,8 +176,8 @@ export class S3Backend implements StoreBackend {
     if (!Number.isSafeInteger(source.size) || source.size < 0) throw invalidParameter('source.size', 'a non-negative integer', source.size);
     const discardObject = () => this.delete(name);
     if (source.size >= this.settings.multipartThresholdBytes) {
-      const { client, settings } = this;
-      await uploadMultipart({ client, bucket: settings.bucket, key, what, source, partBytes: settings.partBytes, partConcurrency: settings.partConcurrency, signal, discardObject });
+      const { connection, settings } = this;
+      await uploadMultipart({ connection, key, what, source, partBytes: settings.partBytes, partConcurrency: settings.partConcurrency, signal, discardObject });
       return;
     }
     // The bytes are only sent, never kept: a view of the source's own array will do.
@@ -171,7 +187,7 @@ export class S3Backend implements StoreBackend {
     const digest = md5(bytes);
     let response;
     try {
-      response = await putObject(this.putConnection, key, bytes, digest, signal);
+      response = await putObject(this.connection, key, bytes, digest, signal);
     } catch (error) {
       throw translateS3Error(error, what, signal);
     }
@@ -189,7 +205,8 @@ export class S3Backend implements StoreBackend {
     const signal = options?.signal;
     throwIfAborted(signal, this.what('delete', name));
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: key }), { abortSignal: signal });
+      const { module, client } = await this.sdkClient();
+      await client.send(new module.DeleteObjectCommand({ Bucket: this.settings.bucket, Key: key }), { abortSignal: signal });
     } catch (error) {
       const translated = translateS3Error(error, this.what('delete', name), signal);
       if (translated.code !== 'not_found') throw translated;
@@ -207,10 +224,10 @@ export class S3Backend implements StoreBackend {
       throwIfAborted(signal, what);
       let page;
       try {
-        page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: storePrefix + prefix, ContinuationToken: continuationToken }),
-          { abortSignal: signal },
-        );
+        const { module, client } = await this.sdkClient();
+        page = await client.send(new module.ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: storePrefix + prefix, ContinuationToken: continuationToken }), {
+          abortSignal: signal,
+        });
       } catch (error) {
         throw translateS3Error(error, what, signal);
       }
@@ -232,7 +249,8 @@ export class S3Backend implements StoreBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.client.destroy();
+    // A client still being made is destroyed when it is ready (sdkClient).
+    if (this.sdk !== undefined) (await this.sdk.catch(() => undefined))?.client.destroy();
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }

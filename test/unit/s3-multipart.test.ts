@@ -1,27 +1,32 @@
 /**
- * The multipart upload's digests (s3-multipart.ts with the native UploadDigest): each part
- * goes out with the MD5 and SHA-256 of exactly its bytes and a signature over that
- * SHA-256, the final ETag is checked against the whole object's MD5, and part buffers are
- * read into again once their upload is done. The SDK client is real; its request handler
- * plays a minimal S3 here. The same uploads run against s3rver in test/backends/.
+ * The multipart upload (s3-multipart.ts over s3-http.ts, with the native UploadDigest):
+ * each part goes out with the MD5 and SHA-256 of exactly its bytes and a signature over
+ * that SHA-256, Complete lists the parts' ETags in order, the final ETag is checked
+ * against the whole object's MD5, a Complete that fails after its 200 is a failure, and
+ * part buffers are read into again once their upload is done. The server is a minimal S3
+ * on 127.0.0.1; the same uploads run against s3rver in test/backends/.
  */
-import { S3Client } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { Agent, createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
 import { native } from '../../port/native.js';
 import type { ObjectSource } from '../../port/store/backend.js';
+import { bucketAddress, type S3Connection } from '../../port/store/s3-http.js';
 import { uploadMultipart } from '../../port/store/s3-multipart.js';
 import { signRequest } from '../../port/store/s3-sigv4.js';
 
 const CREDENTIALS = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
 const REGION = 'us-east-1';
+const BUCKET = 'cache';
+const KEY = 'nar/big.nar';
 
 const md5 = (bytes: Uint8Array) => createHash('md5').update(bytes).digest();
 const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-interface SentPart {
+interface SentRequest {
+  method: string;
   path: string;
   query: Record<string, string>;
   headers: Record<string, string>;
@@ -29,49 +34,67 @@ interface SentPart {
 }
 
 interface FakeS3 {
-  client: S3Client;
-  parts: SentPart[];
+  connection: S3Connection;
+  parts: SentRequest[];
+  completes: SentRequest[];
   aborted: number;
 }
 
-/** How the fake answers CompleteMultipartUpload: S3's digest of digests, or a whole-object MD5. */
-type CompleteETag = (parts: readonly SentPart[]) => string;
+/** How the fake answers CompleteMultipartUpload: a 200 body, given the parts it stored. */
+type CompleteReply = (parts: readonly SentRequest[]) => string;
 
-function fakeS3(completeETag: CompleteETag): FakeS3 {
-  const fake: FakeS3 = { client: undefined as unknown as S3Client, parts: [], aborted: 0 };
-  const reply = (statusCode: number, headers: Record<string, string>, body = '') => ({
-    response: { statusCode, headers, body: Readable.from(body === '' ? [] : [Buffer.from(body)]) },
+const agent = new Agent({ keepAlive: true });
+const servers: Server[] = [];
+afterAll(async () => {
+  agent.destroy();
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+});
+
+async function received(request: IncomingMessage): Promise<SentRequest> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  const url = new URL(request.url!, 'http://127.0.0.1');
+  const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, String(value)]));
+  return { method: request.method!, path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body: Buffer.concat(chunks) };
+}
+
+async function fakeS3(completeReply: CompleteReply): Promise<FakeS3> {
+  const server = createServer((request, response) => {
+    void received(request).then((sent) => {
+      if (sent.method === 'POST' && 'uploads' in sent.query) {
+        response.end('<InitiateMultipartUploadResult><UploadId>up/1+a</UploadId></InitiateMultipartUploadResult>');
+      } else if (sent.method === 'PUT' && sent.query.partNumber !== undefined) {
+        fake.parts.push(sent);
+        response.setHeader('etag', `"${md5(sent.body).toString('hex')}"`);
+        response.end();
+      } else if (sent.method === 'POST' && sent.query.uploadId !== undefined) {
+        fake.completes.push(sent);
+        response.end(completeReply(fake.parts));
+      } else if (sent.method === 'DELETE') {
+        fake.aborted += 1;
+        response.statusCode = 204;
+        response.end();
+      } else {
+        response.statusCode = 400;
+        response.end(`<Error><Code>InvalidRequest</Code><Message>unexpected ${sent.method} ${request.url}</Message></Error>`);
+      }
+    });
   });
-  fake.client = new S3Client({
-    region: REGION,
-    endpoint: 'http://127.0.0.1:9',
-    forcePathStyle: true,
-    credentials: CREDENTIALS,
-    maxAttempts: 1,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    requestHandler: {
-      handle: async (request: { method: string; path: string; query: Record<string, string>; headers: Record<string, string>; body?: Uint8Array }) => {
-        const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name.toLowerCase(), value]));
-        if (request.method === 'POST' && 'uploads' in request.query) {
-          return reply(200, {}, '<InitiateMultipartUploadResult><UploadId>up-1</UploadId></InitiateMultipartUploadResult>');
-        }
-        if (request.method === 'PUT' && request.query.partNumber !== undefined) {
-          // Copied now: the uploader may read the next part into the same buffer later.
-          const body = Buffer.from(request.body!);
-          fake.parts.push({ path: request.path, query: { ...request.query }, headers, body });
-          return reply(200, { etag: `"${md5(body).toString('hex')}"` });
-        }
-        if (request.method === 'POST' && request.query.uploadId !== undefined) {
-          return reply(200, {}, `<CompleteMultipartUploadResult><ETag>"${completeETag(fake.parts)}"</ETag></CompleteMultipartUploadResult>`);
-        }
-        if (request.method === 'DELETE') {
-          fake.aborted += 1;
-          return reply(204, {});
-        }
-        throw new Error(`unexpected request ${request.method} ${request.path}`);
-      },
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const fake: FakeS3 = {
+    connection: {
+      address: bucketAddress({ bucket: BUCKET, endpoint, forcePathStyle: true, region: REGION }),
+      region: REGION,
+      credentials: async () => CREDENTIALS,
+      agent,
+      connectTimeoutMs: 5_000,
     },
-  });
+    parts: [],
+    completes: [],
+    aborted: 0,
+  };
   return fake;
 }
 
@@ -92,19 +115,22 @@ function copyingSource(bytes: Buffer): ObjectSource & { handed: Set<Uint8Array>;
   };
 }
 
-const wholeObjectETag = (object: Buffer): CompleteETag => () => md5(object).toString('hex');
-const digestOfDigests: CompleteETag = (parts) => {
+const completed = (etag: string) => `<CompleteMultipartUploadResult><ETag>&quot;${etag}&quot;</ETag></CompleteMultipartUploadResult>`;
+const wholeObjectETag =
+  (object: Buffer): CompleteReply =>
+  () =>
+    completed(md5(object).toString('hex'));
+const digestOfDigests: CompleteReply = (parts) => {
   const ordered = [...parts].sort((a, b) => Number(a.query.partNumber) - Number(b.query.partNumber));
-  return `${md5(Buffer.concat(ordered.map((part) => md5(part.body)))).toString('hex')}-${ordered.length}`;
+  return completed(`${md5(Buffer.concat(ordered.map((part) => md5(part.body)))).toString('hex')}-${ordered.length}`);
 };
 
 async function upload(fake: FakeS3, source: ObjectSource, partBytes: number, partConcurrency: number): Promise<{ discarded: boolean }> {
   let discarded = false;
   await uploadMultipart({
-    client: fake.client,
-    bucket: 'cache',
-    key: 'nar/big.nar',
-    what: 'put nar/big.nar',
+    connection: fake.connection,
+    key: KEY,
+    what: `put ${KEY}`,
     source,
     partBytes,
     partConcurrency,
@@ -148,7 +174,7 @@ describe('native UploadDigest', () => {
 describe('uploadMultipart', () => {
   it('sends every part with its own MD5 and a signature over its SHA-256', async () => {
     const object = randomBytes(5 * 65536 + 123);
-    const fake = fakeS3(digestOfDigests);
+    const fake = await fakeS3(digestOfDigests);
     await upload(fake, copyingSource(object), 65536, 2);
     expect(fake.parts).toHaveLength(6);
     for (const part of fake.parts) {
@@ -156,8 +182,9 @@ describe('uploadMultipart', () => {
       expect(part.body.equals(object.subarray(offset, offset + 65536))).toBe(true);
       expect(part.headers['content-md5']).toBe(md5(part.body).toString('base64'));
       expect(part.headers['x-amz-content-sha256']).toBe(sha256Hex(part.body));
-      // Re-sign the headers the SDK signed with the body's real SHA-256: the signature
-      // matches only if the SDK signed that hash.
+      // Re-derive the signature from the request as the server parsed it (path, query,
+      // the headers named signed) and the body's real SHA-256: it matches only if what was
+      // signed is what was sent.
       const signed = /SignedHeaders=([^,]+)/.exec(part.headers.authorization!)![1]!.split(';');
       const headers = Object.fromEntries(signed.filter((name) => !['x-amz-date', 'x-amz-content-sha256'].includes(name)).map((name) => [name, part.headers[name]!]));
       const date = new Date(part.headers['x-amz-date']!.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
@@ -166,13 +193,34 @@ describe('uploadMultipart', () => {
     }
   });
 
+  it("completes with every part's number and ETag, in order", async () => {
+    const object = randomBytes(4 * 65536 + 1);
+    const fake = await fakeS3(digestOfDigests);
+    await upload(fake, copyingSource(object), 65536, 3);
+    expect(fake.completes).toHaveLength(1);
+    const complete = fake.completes[0]!;
+    expect(complete.query).toEqual({ uploadId: 'up/1+a' });
+    expect(complete.headers['x-amz-content-sha256']).toBe(sha256Hex(complete.body));
+    const listed = [...complete.body.toString('utf8').matchAll(/<Part><PartNumber>(\d+)<\/PartNumber><ETag>([^<]*)<\/ETag><\/Part>/g)].map((match) => [Number(match[1]), match[2]]);
+    const expected = [0, 1, 2, 3, 4].map((index) => [index + 1, `&quot;${md5(object.subarray(index * 65536, (index + 1) * 65536)).toString('hex')}&quot;`]);
+    expect(listed).toEqual(expected);
+    expect(fake.aborted).toBe(0);
+  });
+
+  it('fails and aborts the upload when Complete answers 200 with an error document', async () => {
+    const object = randomBytes(2 * 65536);
+    const fake = await fakeS3(() => '<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>');
+    await expect(upload(fake, copyingSource(object), 65536, 2)).rejects.toMatchObject({ message: expect.stringMatching(/complete multipart upload.*InternalError/) });
+    expect(fake.aborted).toBe(1);
+  });
+
   it("accepts a whole-object MD5 ETag only when it is the object's", async () => {
     const object = randomBytes(3 * 65536);
-    expect(await upload(fakeS3(wholeObjectETag(object)), copyingSource(object), 65536, 2)).toEqual({ discarded: false });
+    expect(await upload(await fakeS3(wholeObjectETag(object)), copyingSource(object), 65536, 2)).toEqual({ discarded: false });
 
     const other = Buffer.from(object);
     other[70_000] = other[70_000]! ^ 1;
-    const fake = fakeS3(wholeObjectETag(other));
+    const fake = await fakeS3(wholeObjectETag(other));
     await expect(upload(fake, copyingSource(object), 65536, 2)).rejects.toMatchObject({ code: 'store_integrity' });
     expect(fake.aborted).toBe(1);
   });
@@ -180,7 +228,7 @@ describe('uploadMultipart', () => {
   it('reads later parts into the buffers of parts already sent', async () => {
     const object = randomBytes(12 * 65536);
     const source = copyingSource(object);
-    await upload(fakeS3(digestOfDigests), source, 65536, 3);
+    await upload(await fakeS3(digestOfDigests), source, 65536, 3);
     expect(source.reads).toBe(12);
     // Without reuse no buffer is ever handed back; with it, no more buffers than fit in
     // flight (plus the one being read) are ever allocated.

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { S3Settings } from '../../port/store/s3-config.js';
 import { translateS3Error } from '../../port/store/s3-errors.js';
-import { bucketAddress, responseError } from '../../port/store/s3-put-object.js';
+import { bucketAddress, responseError } from '../../port/store/s3-http.js';
 import { amzDate, encodeKeyPath, encodeSegment, payloadHash, signRequest } from '../../port/store/s3-sigv4.js';
 
 // AWS's example credentials from the Signature Version 4 documentation.
