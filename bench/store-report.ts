@@ -69,9 +69,10 @@ export function renderStore(figures: StoreFigures): string {
       formatRate(run.megabytesPerSecond),
       run.maxRssBytes === null ? 'n/a' : formatBytes(run.maxRssBytes),
       comparison === undefined ? '' : Number.isFinite(comparison.ratio) ? `${comparison.ratio.toFixed(2)}×` : 'n/a',
+      comparison === undefined ? '' : Number.isFinite(comparison.ratioOfMedians) ? `${comparison.ratioOfMedians.toFixed(2)}×` : 'n/a',
     ];
   });
-  lines.push(renderTable(['server', 'objects', 'tool', 's', 'objects/s', 'MB/s', 'peak RSS', 'ours/rclone'], rows));
+  lines.push(renderTable(['server', 'objects', 'tool', 's', 'objects/s', 'MB/s', 'peak RSS', 'ours/rclone', 'of medians'], rows));
   for (const target of figures.targets) {
     if (target.error !== null) lines.push(`${target.kind}: server did not start: ${target.error}`);
     else if (target.rcloneMissing !== null) lines.push(`${target.kind}: rclone not measured: ${target.rcloneMissing}`);
@@ -82,7 +83,8 @@ export function renderStore(figures: StoreFigures): string {
   }
   const busy = Math.max(figures.busyShareBefore ?? 0, figures.busyShareAfter ?? 0);
   lines.push(
-    `ours/rclone = ours ÷ the fastest rclone variant on the same objects, in objects/s (= MB/s). ` +
+    `ours/rclone = ours ÷ the fastest rclone variant on the same objects, in objects/s (= MB/s), rep by rep (each rep's two runs are neighbours in time), ` +
+      `median over reps; "of medians" = ours' median rate ÷ rclone's. ` +
       `Other work kept the CPUs ${(busy * 100).toFixed(0)}% busy around this section; the servers and both clients share this machine's cores.`,
   );
   return lines.join('\n');

@@ -24,7 +24,11 @@
  *   check) runs once, on a subset of the small set and on the large set; its rate is
  *   reported but not compared.
  * The ratio per server and set is ours ÷ the fastest full-set rclone variant, in objects/s
- * (equal to the ratio in MB/s, as both moved the same bytes).
+ * (equal to the ratio in MB/s, as both moved the same bytes), taken rep by rep — each
+ * rep's two runs are neighbours in time — and the median of those is the figure. The
+ * machine drifts within a section (one tool's reps of the same set took 9.6-14.6 s in one
+ * run), and the ratio of the two medians can then set a slow rep of one tool against a
+ * fast one of the other; it is reported too.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -87,8 +91,10 @@ export interface StoreComparison {
   target: TargetKind;
   set: ObjectSetName;
   rclone: string;
-  /** Ours ÷ rclone in objects/s (and so in MB/s); NaN when either side failed. */
+  /** Median over reps of ours ÷ rclone in objects/s (and so in MB/s); NaN when either side failed. */
   ratio: number;
+  /** Ours' median rate ÷ rclone's median rate. */
+  ratioOfMedians: number;
 }
 
 export interface StoreFigures {
@@ -301,8 +307,16 @@ function compare(runs: readonly StoreRunFigure[]): StoreComparison[] {
       if (ours === undefined || rclones.length === 0) continue;
       const usable = rclones.filter((run) => run.error === null && Number.isFinite(run.objectsPerSecond));
       const fastest = usable.length === 0 ? rclones[0]! : usable.reduce((best, run) => (run.objectsPerSecond > best.objectsPerSecond ? run : best));
-      const failed = ours.error !== null || fastest.error !== null || ours.checkError !== null;
-      comparisons.push({ target: kind, set, rclone: fastest.tool, ratio: failed ? Number.NaN : ours.objectsPerSecond / fastest.objectsPerSecond });
+      const failed = ours.error !== null || fastest.error !== null || ours.checkError !== null || ours.runs.length !== fastest.runs.length;
+      // runs[i] of either is rep i: a tool's reps stop at its first failure, which fails the comparison.
+      const perRep = ours.runs.map((run, rep) => fastest.runs[rep]!.seconds / run.seconds);
+      comparisons.push({
+        target: kind,
+        set,
+        rclone: fastest.tool,
+        ratio: failed ? Number.NaN : median(perRep),
+        ratioOfMedians: failed ? Number.NaN : ours.objectsPerSecond / fastest.objectsPerSecond,
+      });
     }
   }
   return comparisons;

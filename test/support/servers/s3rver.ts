@@ -141,9 +141,12 @@ async function killAndWait(running: Running): Promise<void> {
   }
 }
 
-/** Starts s3rver with `buckets` (valid DNS names) created and waits until it answers. */
-export async function startS3rver(buckets: readonly string[]): Promise<S3rverServer> {
-  const directory = await mkdtemp(join(tmpdir(), 'chunker-s3rver-'));
+/**
+ * Starts s3rver with `buckets` (valid DNS names) created and waits until it answers; its
+ * data lives in a new directory under `parent`.
+ */
+export async function startS3rver(buckets: readonly string[], parent: string = tmpdir()): Promise<S3rverServer> {
+  const directory = await mkdtemp(join(parent, 'chunker-s3rver-'));
   let running: Running | null = null;
   try {
     running = await launch(directory, 0, buckets);

@@ -309,15 +309,18 @@ class RunningSshd implements SshdServer {
   }
 }
 
-/** Starts a fresh sshd with its own keys and temp root; call `stop()` in afterAll. */
-export async function startSshd(): Promise<SshdServer> {
+/**
+ * Starts a fresh sshd with its own keys and temp root (a new directory under `parent`);
+ * call `stop()` in afterAll.
+ */
+export async function startSshd(parent: string = tmpdir()): Promise<SshdServer> {
   try {
     mkdirSync(PRIVSEP_DIR, { recursive: true, mode: 0o755 });
   } catch (error) {
     // Only root needs it, and only root can create it.
     if ((error as NodeJS.ErrnoException).code !== 'EACCES') throw error;
   }
-  const tempDir = await mkdtemp(join(tmpdir(), 'chunker-sshd-'));
+  const tempDir = await mkdtemp(join(parent, 'chunker-sshd-'));
   try {
     const hostPublicKey = generateKey(join(tempDir, 'host_key'), 'chunker-test-host');
     const clientPublicKey = generateKey(join(tempDir, 'client_key'), 'chunker-test-client');
