@@ -6,6 +6,9 @@
  * credentials and a missing bucket.
  */
 import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChunkerError } from '../../port/errors.js';
 import { isRetryable, type ObjectSource, type StoreBackend } from '../../port/store/backend.js';
@@ -15,6 +18,7 @@ import type { S3StoreOptions } from '../../port/store/s3-config.js';
 import { chunkerRejectionOf } from '../support/chunker-error.js';
 import { seededBytes } from '../support/random-bytes.js';
 import { S3RVER_ACCESS_KEY_ID, S3RVER_REGION, S3RVER_SECRET_ACCESS_KEY, startS3rver, type S3rverServer } from '../support/servers/s3rver.js';
+import { runStoreCli, type StoreTarget } from '../support/store-cli.js';
 import { describeSyncResume } from '../support/sync-resume.js';
 import { describeStoreConformance } from './conformance.js';
 
@@ -256,6 +260,56 @@ describe('s3 backend against s3rver', () => {
     expect(['store_auth', 'store_permission']).toContain(statError.code);
   });
 
+  it('signs with the SDK credential chain when neither options nor environment give credentials', async () => {
+    // The CLI as a user runs it: keys in a shared credentials file only. Its puts (one
+    // single, one multipart) are signed by our requests with keys the lazily loaded SDK
+    // resolved. s3rver checks the access key id, not SigV4 signatures (those are checked
+    // against the SDK's own in test/unit/s3-put-object and s3-multipart), so an unknown id
+    // in the file must be refused.
+    const dir = mkdtempSync(join(tmpdir(), 'chunker-s3-chain-'));
+    const credentialsFile = join(dir, 'credentials');
+    const writeKeys = (accessKeyId: string) =>
+      writeFileSync(credentialsFile, `[default]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = ${S3RVER_SECRET_ACCESS_KEY}\n`);
+    writeFileSync(join(dir, 'config'), '');
+    const prefix = freshPrefix('chain');
+    const target: StoreTarget = {
+      url: `s3://${BUCKET}/${prefix}`,
+      env: {
+        AWS_ENDPOINT_URL: server.endpoint,
+        AWS_REGION: S3RVER_REGION,
+        AWS_ACCESS_KEY_ID: '',
+        AWS_SECRET_ACCESS_KEY: '',
+        AWS_SESSION_TOKEN: '',
+        AWS_PROFILE: '',
+        AWS_SHARED_CREDENTIALS_FILE: credentialsFile,
+        AWS_CONFIG_FILE: join(dir, 'config'),
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+    };
+    try {
+      writeKeys(S3RVER_ACCESS_KEY_ID);
+      const small = seededBytes(100_000, 41);
+      // Above the CLI's default multipart threshold (16 MiB): two parts.
+      const large = seededBytes(17 * MIB, 43);
+      for (const [name, bytes] of [['small', small], ['large', large]] as const) {
+        const put = await runStoreCli(target, ['store', 'put', target.url, name, '-'], bytes);
+        expect(put.status, put.stderr).toBe(0);
+      }
+      const check = await openStore(target.url, s3Options(server));
+      opened.push(check);
+      expect(Buffer.from(await check.get('small')).equals(Buffer.from(small))).toBe(true);
+      expect(Buffer.from(await check.get('large')).equals(Buffer.from(large))).toBe(true);
+
+      writeKeys('NOT-A-KNOWN-KEY');
+      const refused = await runStoreCli(target, ['store', 'put', target.url, 'refused', '-'], small);
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toMatch(/InvalidAccessKeyId/);
+      expect(await check.stat('refused')).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reports a missing bucket as a permanent store_config error', async () => {
     const { store } = await open('no-bucket', {}, 'no-such-bucket');
     for (const run of [() => store.put('object', bytesSource(new Uint8Array(10))), () => store.get('object'), () => listNames(store, '')]) {
@@ -270,8 +324,8 @@ describe('s3 backend against s3rver', () => {
 
   it('reports an unreachable endpoint as retryable store_unavailable', async () => {
     const { store } = await open('unreachable', { endpoint: 'http://127.0.0.1:1' });
-    // stat goes through the SDK, a single put through the backend's own request.
-    for (const run of [() => store.stat('object'), () => store.put('object', bytesSource(new Uint8Array(10)))]) {
+    // stat and put go out as the backend's own requests, get through the SDK.
+    for (const run of [() => store.stat('object'), () => store.put('object', bytesSource(new Uint8Array(10))), () => store.get('object')]) {
       const error = await chunkerRejectionOf(run);
       expect(error.code).toBe('store_unavailable');
       expect(isRetryable(error)).toBe(true);

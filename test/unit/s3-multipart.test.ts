@@ -6,6 +6,13 @@
  * part buffers are read into again once their upload is done. The server is a minimal S3
  * on 127.0.0.1; the same uploads run against s3rver in test/backends/.
  */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import fc from 'fast-check';
 import { createHash, randomBytes } from 'node:crypto';
 import { Agent, createServer, type IncomingMessage, type Server } from 'node:http';
@@ -15,7 +22,7 @@ import { native } from '../../port/native.js';
 import type { ObjectSource } from '../../port/store/backend.js';
 import { bucketAddress, type S3Connection } from '../../port/store/s3-http.js';
 import { uploadMultipart } from '../../port/store/s3-multipart.js';
-import { signRequest } from '../../port/store/s3-sigv4.js';
+import { payloadHash, signRequest } from '../../port/store/s3-sigv4.js';
 
 const CREDENTIALS = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
 const REGION = 'us-east-1';
@@ -35,8 +42,10 @@ interface SentRequest {
 
 interface FakeS3 {
   connection: S3Connection;
+  creates: SentRequest[];
   parts: SentRequest[];
   completes: SentRequest[];
+  aborts: SentRequest[];
   aborted: number;
 }
 
@@ -62,6 +71,7 @@ async function fakeS3(completeReply: CompleteReply): Promise<FakeS3> {
   const server = createServer((request, response) => {
     void received(request).then((sent) => {
       if (sent.method === 'POST' && 'uploads' in sent.query) {
+        fake.creates.push(sent);
         response.end('<InitiateMultipartUploadResult><UploadId>up/1+a</UploadId></InitiateMultipartUploadResult>');
       } else if (sent.method === 'PUT' && sent.query.partNumber !== undefined) {
         fake.parts.push(sent);
@@ -71,6 +81,7 @@ async function fakeS3(completeReply: CompleteReply): Promise<FakeS3> {
         fake.completes.push(sent);
         response.end(completeReply(fake.parts));
       } else if (sent.method === 'DELETE') {
+        fake.aborts.push(sent);
         fake.aborted += 1;
         response.statusCode = 204;
         response.end();
@@ -91,8 +102,10 @@ async function fakeS3(completeReply: CompleteReply): Promise<FakeS3> {
       agent,
       connectTimeoutMs: 5_000,
     },
+    creates: [],
     parts: [],
     completes: [],
+    aborts: [],
     aborted: 0,
   };
   return fake;
@@ -234,5 +247,76 @@ describe('uploadMultipart', () => {
     // flight (plus the one being read) are ever allocated.
     expect(source.handed.size).toBeGreaterThan(0);
     expect(source.handed.size).toBeLessThanOrEqual(4);
+  });
+});
+
+/** The request the SDK would send in `send`, captured instead of sent. */
+async function sdkRequest(endpoint: string, send: (client: S3Client) => Promise<unknown>): Promise<SentRequest> {
+  class Captured extends Error {
+    constructor(readonly request: SentRequest) {
+      super('captured');
+    }
+  }
+  const client = new S3Client({
+    region: REGION,
+    endpoint,
+    forcePathStyle: true,
+    credentials: CREDENTIALS,
+    maxAttempts: 1,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    requestHandler: {
+      handle: async (request: { method: string; path: string; query: Record<string, string | null>; headers: Record<string, string>; body?: unknown }) => {
+        const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name.toLowerCase(), value]));
+        const query = Object.fromEntries(Object.entries(request.query).map(([name, value]) => [name, value ?? '']));
+        const body = typeof request.body === 'string' ? Buffer.from(request.body) : Buffer.from((request.body as Uint8Array | undefined) ?? []);
+        throw new Captured({ method: request.method, path: request.path, query, headers, body });
+      },
+    },
+  });
+  try {
+    await send(client);
+  } catch (error) {
+    if (error instanceof Captured) return error.request;
+    throw error;
+  } finally {
+    client.destroy();
+  }
+  throw new Error('the SDK sent nothing');
+}
+
+/** Our signature over the SDK's request, for the headers the SDK signed. */
+function signedLikeSdk(request: SentRequest): string {
+  const signed = /SignedHeaders=([^,]+)/.exec(request.headers.authorization!)![1]!.split(';');
+  const headers = Object.fromEntries(signed.filter((name) => !['x-amz-date', 'x-amz-content-sha256'].includes(name)).map((name) => [name, request.headers[name]!]));
+  const date = new Date(request.headers['x-amz-date']!.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+  return signRequest({ method: request.method, path: request.path, query: request.query, headers, payloadHash: request.headers['x-amz-content-sha256']! }, CREDENTIALS, { region: REGION, service: 's3' }, date).authorization!;
+}
+
+describe('the multipart requests against the SDK', () => {
+  it('address the same path and parameters, and our signer signs the SDK\'s own requests as the SDK does', async () => {
+    const object = randomBytes(2 * 65536);
+    const fake = await fakeS3(() => '<Error><Code>InternalError</Code><Message>fail, so that the upload is aborted</Message></Error>');
+    await expect(upload(fake, copyingSource(object), 65536, 1)).rejects.toThrow();
+    const uploadId = 'up/1+a';
+    const { path } = fake.parts[0]!;
+    const endpoint = `http://${fake.connection.address.host}`;
+    const pairs: [SentRequest, SentRequest][] = [
+      [fake.creates[0]!, await sdkRequest(endpoint, (client) => client.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: KEY })))],
+      [fake.parts[0]!, await sdkRequest(endpoint, (client) => client.send(new UploadPartCommand({ Bucket: BUCKET, Key: KEY, UploadId: uploadId, PartNumber: 1, Body: object.subarray(0, 65536) })))],
+      [fake.completes[0]!, await sdkRequest(endpoint, (client) =>
+        client.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: KEY, UploadId: uploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"e"' }] } })),
+      )],
+      [fake.aborts[0]!, await sdkRequest(endpoint, (client) => client.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: KEY, UploadId: uploadId })))],
+    ];
+    for (const [ours, sdk] of pairs) {
+      expect(ours.method).toBe(sdk.method);
+      expect(ours.path).toBe(path);
+      expect(sdk.path).toBe(path);
+      // The SDK adds ?x-id=<Operation>, an optional marker our requests go without.
+      expect({ ...ours.query, 'x-id': sdk.query['x-id'] }).toEqual(sdk.query);
+      expect(sdk.headers['x-amz-content-sha256']).toBe(payloadHash(sdk.body));
+      expect(signedLikeSdk(sdk)).toBe(sdk.headers.authorization);
+      expect(signedLikeSdk(ours)).toBe(ours.headers.authorization);
+    }
   });
 });
