@@ -10,8 +10,8 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
-  S3Client,
   UploadPartCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
 import { createHash, randomBytes } from 'node:crypto';
@@ -23,6 +23,7 @@ import type { ObjectSource } from '../../port/store/backend.js';
 import { bucketAddress, type S3Connection } from '../../port/store/s3-http.js';
 import { uploadMultipart } from '../../port/store/s3-multipart.js';
 import { payloadHash, signRequest } from '../../port/store/s3-sigv4.js';
+import { captureSdkRequest } from '../support/sdk-capture.js';
 
 const CREDENTIALS = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
 const REGION = 'us-east-1';
@@ -250,38 +251,9 @@ describe('uploadMultipart', () => {
   });
 });
 
-/** The request the SDK would send in `send`, captured instead of sent. */
-async function sdkRequest(endpoint: string, send: (client: S3Client) => Promise<unknown>): Promise<SentRequest> {
-  class Captured extends Error {
-    constructor(readonly request: SentRequest) {
-      super('captured');
-    }
-  }
-  const client = new S3Client({
-    region: REGION,
-    endpoint,
-    forcePathStyle: true,
-    credentials: CREDENTIALS,
-    maxAttempts: 1,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    requestHandler: {
-      handle: async (request: { method: string; path: string; query: Record<string, string | null>; headers: Record<string, string>; body?: unknown }) => {
-        const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name.toLowerCase(), value]));
-        const query = Object.fromEntries(Object.entries(request.query).map(([name, value]) => [name, value ?? '']));
-        const body = typeof request.body === 'string' ? Buffer.from(request.body) : Buffer.from((request.body as Uint8Array | undefined) ?? []);
-        throw new Captured({ method: request.method, path: request.path, query, headers, body });
-      },
-    },
-  });
-  try {
-    await send(client);
-  } catch (error) {
-    if (error instanceof Captured) return error.request;
-    throw error;
-  } finally {
-    client.destroy();
-  }
-  throw new Error('the SDK sent nothing');
+/** The request the SDK would send in `send`, to the fake's endpoint. */
+function sdkRequest(endpoint: string, send: (client: S3Client) => Promise<unknown>): Promise<SentRequest> {
+  return captureSdkRequest({ region: REGION, endpoint, forcePathStyle: true, credentials: CREDENTIALS }, send);
 }
 
 /** Our signature over the SDK's request, for the headers the SDK signed. */

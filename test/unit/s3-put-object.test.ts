@@ -4,57 +4,29 @@
  * signature — against what the AWS SDK itself would send for the same put. The request
  * going over the wire runs against s3rver in test/backends/s3.test.ts.
  */
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { S3Settings } from '../../port/store/s3-config.js';
 import { translateS3Error } from '../../port/store/s3-errors.js';
 import { bucketAddress, responseError } from '../../port/store/s3-http.js';
 import { amzDate, encodeKeyPath, encodeSegment, payloadHash, signRequest } from '../../port/store/s3-sigv4.js';
+import { captureSdkRequest, type CapturedRequest } from '../support/sdk-capture.js';
 
 // AWS's example credentials from the Signature Version 4 documentation.
 const EXAMPLE_CREDENTIALS = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
-/** The request the SDK would send for a PutObject, captured instead of sent. */
-interface Captured {
-  method: string;
-  hostname: string;
-  port: number | undefined;
-  path: string;
-  query: Record<string, string>;
-  headers: Record<string, string>;
-}
-
-class Captures extends Error {
-  constructor(readonly request: Captured) {
-    super('captured');
-  }
-}
-
-async function sdkPut(config: { endpoint?: string; region: string; forcePathStyle?: boolean; sessionToken?: string }, bucket: string, key: string, body: Uint8Array): Promise<Captured> {
-  const client = new S3Client({
+/** The request the SDK would send for a PutObject. */
+function sdkPut(config: { endpoint?: string; region: string; forcePathStyle?: boolean; sessionToken?: string }, bucket: string, key: string, body: Uint8Array): Promise<CapturedRequest> {
+  const clientConfig = {
     region: config.region,
     ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
     forcePathStyle: config.forcePathStyle ?? false,
     credentials: { ...EXAMPLE_CREDENTIALS, ...(config.sessionToken === undefined ? {} : { sessionToken: config.sessionToken }) },
-    maxAttempts: 1,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    requestHandler: {
-      handle: async (request: Captured) => {
-        throw new Captures({ ...request, headers: Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name.toLowerCase(), value])) });
-      },
-    },
-  });
-  try {
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: createHash('md5').update(body).digest('base64') }));
-  } catch (error) {
-    if (error instanceof Captures) return error.request;
-    throw error;
-  } finally {
-    client.destroy();
-  }
-  throw new Error('the SDK sent nothing');
+  };
+  const contentMd5 = createHash('md5').update(body).digest('base64');
+  return captureSdkRequest(clientConfig, (client) => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: contentMd5 })));
 }
 
 function settings(overrides: Partial<S3Settings> & Pick<S3Settings, 'bucket' | 'region'>): Pick<S3Settings, 'bucket' | 'endpoint' | 'forcePathStyle' | 'region'> {
