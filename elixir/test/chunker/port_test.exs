@@ -96,6 +96,7 @@ defmodule Chunker.PortTest do
     pool = Sessions.start_pool(1)
     [port] = PortPool.ports(pool)
     os_pid = Chunker.Port.info(port).os_pid
+    port_ref = Process.monitor(port)
     OSProcess.kill(os_pid, "STOP")
 
     # More than a pipe holds: the write is still pending when the program dies.
@@ -109,6 +110,9 @@ defmodule Chunker.PortTest do
                Task.yield(task, 1_000)
 
       assert message =~ "os pid #{os_pid}"
+      # Until the dead port's server is gone, a new call may still reach it and get
+      # :port_exited too; the pool serves again once it is replaced.
+      assert_receive {:DOWN, ^port_ref, :process, ^port, _reason}, 1_000
     end)
 
     assert OSProcess.await_exit(os_pid)
