@@ -16,6 +16,7 @@
 import { request as httpRequest, type Agent as HttpAgent, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
 import type { S3Settings } from './s3-config.js';
+import type { ETagResponse } from './s3-integrity.js';
 import { encodeKeyPath, encodeSegment, payloadHash, signRequest, type SigningCredentials } from './s3-sigv4.js';
 
 /**
@@ -79,6 +80,7 @@ export class S3ResponseError extends Error {
 }
 
 const XML_ENTITIES: Readonly<Record<string, string>> = { lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' };
+const XML_ESCAPES: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(XML_ENTITIES).map(([name, character]) => [character, `&${name};`]));
 
 /** The text of the first `<element>` in `body`, entities decoded; undefined when absent. */
 export function xmlText(body: string, element: string): string | undefined {
@@ -89,7 +91,7 @@ export function xmlText(body: string, element: string): string | undefined {
 
 /** `text` escaped for an XML element's content. */
 export function xmlEscape(text: string): string {
-  return text.replace(/[<>&"']/g, (character) => `&${Object.keys(XML_ENTITIES).find((name) => XML_ENTITIES[name] === character)!};`);
+  return text.replace(/[<>&"']/g, (character) => XML_ESCAPES[character]!);
 }
 
 /** The error for a non-2xx response: S3's Code and Message from the body, or the status alone (as the SDK names it). */
@@ -101,6 +103,19 @@ export function responseError(status: number, body: string): S3ResponseError {
 export function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * What `reply` says about its ETag for the integrity checks (s3-integrity.ts): `etag`
+ * (its ETag header, or the ETag of a Complete document) and the encryption headers that
+ * tell whether it is an MD5.
+ */
+export function etagReply(reply: S3Reply, etag: string | undefined): ETagResponse {
+  return {
+    ETag: etag,
+    ServerSideEncryption: header(reply.headers, 'x-amz-server-side-encryption'),
+    SSECustomerAlgorithm: header(reply.headers, 'x-amz-server-side-encryption-customer-algorithm'),
+  };
 }
 
 /** How a store reaches its bucket. */

@@ -16,7 +16,7 @@ import { storeError, type ObjectSource } from './backend.js';
 import { partBytesFor } from './s3-config.js';
 import { throwIfAborted } from './abort.js';
 import { translateS3Error } from './s3-errors.js';
-import { header, s3Request, S3ResponseError, xmlEscape, xmlText, type S3Connection } from './s3-http.js';
+import { etagReply, header, s3Request, S3ResponseError, xmlEscape, xmlText, type S3Connection } from './s3-http.js';
 import { multipartETagMismatch, objectETagMismatch } from './s3-integrity.js';
 
 /**
@@ -100,7 +100,7 @@ export async function uploadMultipart(request: MultipartRequest): Promise<void> 
         payloadHash: sha256.toString('hex'),
         signal: cancel.signal,
       });
-      const response = { ETag: header(reply.headers, 'etag'), ServerSideEncryption: header(reply.headers, 'x-amz-server-side-encryption'), SSECustomerAlgorithm: header(reply.headers, 'x-amz-server-side-encryption-customer-algorithm') };
+      const response = etagReply(reply, header(reply.headers, 'etag'));
       const mismatch = objectETagMismatch(response, digest);
       if (mismatch !== null) throw storeError('store_integrity', `${partWhat}: ${mismatch}`);
       if (response.ETag === undefined) throw storeError('store_error', `${partWhat}: the server returned no ETag`);
@@ -134,11 +134,7 @@ export async function uploadMultipart(request: MultipartRequest): Promise<void> 
     try {
       const document = Buffer.from(completeDocument(etags));
       const reply = await s3Request(connection, { method: 'POST', key, query: { uploadId }, body: document, signal });
-      completed = {
-        ETag: completedETag(reply.body),
-        ServerSideEncryption: header(reply.headers, 'x-amz-server-side-encryption'),
-        SSECustomerAlgorithm: header(reply.headers, 'x-amz-server-side-encryption-customer-algorithm'),
-      };
+      completed = etagReply(reply, completedETag(reply.body));
     } catch (error) {
       throw translateS3Error(error, `${what} (complete multipart upload)`, signal);
     }
