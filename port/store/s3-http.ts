@@ -17,7 +17,7 @@ import { request as httpRequest, type Agent as HttpAgent, type IncomingHttpHeade
 import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
 import type { S3Settings } from './s3-config.js';
 import type { ETagResponse } from './s3-integrity.js';
-import { encodeKeyPath, encodeSegment, payloadHash, signRequest, type SigningCredentials } from './s3-sigv4.js';
+import { canonicalQuery, encodeKeyPath, payloadHash, signRequest, type SigningCredentials } from './s3-sigv4.js';
 
 /**
  * Bytes of a response body kept: error documents and the XML replies of the multipart
@@ -156,10 +156,7 @@ export async function s3Request(connection: S3Connection, call: S3Call): Promise
   const { address } = connection;
   const body = call.body ?? EMPTY_BODY;
   const query = call.query ?? {};
-  const queryString = Object.entries(query)
-    .map(([name, value]) => `${encodeSegment(name)}=${encodeSegment(value)}`)
-    .sort()
-    .join('&');
+  const queryString = canonicalQuery(query);
   const path = address.pathPrefix + encodeKeyPath(call.key);
   const headers: Record<string, string> = { host: address.host, ...call.headers };
   if (call.method === 'PUT' || call.method === 'POST') headers['content-length'] = String(body.length);

@@ -52,6 +52,17 @@ export function encodeKeyPath(key: string): string {
   return key.split('/').map(encodeSegment).join('/');
 }
 
+/**
+ * Query parameters as SigV4 canonicalizes them — each name and value encoded, `name=value`
+ * pairs sorted, joined by '&' — which is also a valid query string to send.
+ */
+export function canonicalQuery(query: Readonly<Record<string, string>>): string {
+  return Object.entries(query)
+    .map(([name, value]) => `${encodeSegment(name)}=${encodeSegment(value)}`)
+    .sort()
+    .join('&');
+}
+
 /** `YYYYMMDDTHHMMSSZ`, the form of x-amz-date. */
 export function amzDate(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
@@ -87,11 +98,7 @@ export function signRequest(request: SignableRequest, credentials: SigningCreden
   const names = Object.keys(headers).sort();
   const canonicalHeaders = names.map((name) => `${name}:${headers[name]!.trim().replace(/\s+/g, ' ')}\n`).join('');
   const signedHeaders = names.join(';');
-  const canonicalQuery = Object.entries(request.query ?? {})
-    .map(([name, value]) => `${encodeSegment(name)}=${encodeSegment(value)}`)
-    .sort()
-    .join('&');
-  const canonicalRequest = [request.method, request.path, canonicalQuery, canonicalHeaders, signedHeaders, request.payloadHash].join('\n');
+  const canonicalRequest = [request.method, request.path, canonicalQuery(request.query ?? {}), canonicalHeaders, signedHeaders, request.payloadHash].join('\n');
   const credentialScope = `${day}/${scope.region}/${scope.service}/aws4_request`;
   const stringToSign = [SIGV4_ALGORITHM, timestamp, credentialScope, createHash('sha256').update(canonicalRequest, 'utf8').digest('hex')].join('\n');
   const signature = createHmac('sha256', signingKey(credentials.secretAccessKey, day, scope)).update(stringToSign, 'utf8').digest('hex');
