@@ -15,7 +15,8 @@
  *   minutes when allocating, reading each one's inode to tell: SFTP runs after a removal
  *   took up to 1.8 times as long as the first run of the section, whichever tool ran),
  *   which turned the order of runs into a large part of the figures. The destinations of
- *   one server (about 2.5 GB) wait on disk until then.
+ *   one server (about 2.5 GB) wait until then, on tmpfs for S3 and SFTP (store-servers.ts:
+ *   the removal still slowed the next server's section when they were on disk).
  * - Reps interleave the tools (the order flips every rep) and each figure is the median
  *   of its reps, so a burst of other load on this shared machine hits both sides alike.
  * - The first rep of every tool is checked (store-check.ts): the destination must list
